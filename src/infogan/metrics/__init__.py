@@ -1,0 +1,115 @@
+"""Metric registry. Each metric has a protocol name (so numbers are never compared across protocols), the
+datasets it applies to, and a driver; results are appended to ``metric-<protocol>.jsonl`` in the run folder.
+
+    from infogan.metrics import evaluate
+    results = evaluate(model, ["code_acc", "info"], run_dir="runs/00000-mnist-seed0")
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from infogan.errors import ConfigError
+from infogan.io import append_jsonl
+
+LABELLED = ("mnist", "fashion-mnist", "svhn", "fake")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric.
+
+    Attributes:
+        name: short name used on the command line.
+        protocol: ``fn(dataset) -> protocol name`` written in the results.
+        applies_to: dataset names it makes sense for (``"*"`` = any).
+        compute: ``fn(model, dataset, data_dir, **options) -> dict``.
+        description: one line for ``infogan eval --list``.
+    """
+
+    name: str
+    protocol: Callable[[str], str]
+    applies_to: tuple[str, ...]
+    compute: Callable[..., dict]
+    description: str
+
+    def applies(self, dataset: str) -> bool:
+        return "*" in self.applies_to or dataset.split(":")[0] in self.applies_to
+
+
+def _code_acc(model, dataset: str, data_dir, **_):
+    from infogan.data import load_dataset
+    from infogan.metrics.code_accuracy import code_accuracy
+
+    shape = model.config.image_shape
+    data = load_dataset(dataset, split="test", data_dir=data_dir, image_size=shape[1], channels=shape[0])
+    return code_accuracy(model, data)
+
+
+def _info(model, dataset: str, data_dir, num_samples: int = 10_000, **_):
+    from infogan.metrics.information import info_bound
+
+    return info_bound(model, num_samples=num_samples)
+
+
+def _disentanglement(name: str):
+    def run(model, dataset: str, data_dir, num_samples: int | None = None, **_):
+        from infogan.metrics.dsprites_eval import disentanglement_for_model
+
+        return disentanglement_for_model(model, name, num_train=num_samples)
+    return run
+
+
+METRICS: dict[str, Metric] = {
+    "code_acc": Metric("code_acc", lambda d: f"code_acc_{d.split(':')[0]}_test", LABELLED, _code_acc,
+                       "first categorical code as a classifier: Hungarian accuracy, NMI, ARI (test split)"),
+    "info": Metric("info", lambda d: "info_bound_10k", ("*",), _info,
+                   "lower bound L_I per code on 10,000 fresh samples (nats)"),
+}
+for _name in ("mig", "factorvae", "dci", "sap", "betavae"):
+    METRICS[_name] = Metric(_name, lambda d, n=_name: f"{n}_dsprites_10k", ("dsprites",), _disentanglement(_name),
+                            f"{_name} disentanglement score against dSprites ground-truth factors")
+
+
+def default_metrics(dataset: str) -> list[str]:
+    """Metrics that apply to a dataset."""
+    return [name for name, m in METRICS.items() if m.applies(dataset)]
+
+
+def evaluate(model, names: list[str], *, dataset: str | None = None, data_dir=None,
+             run_dir: str | Path | None = None, **options) -> dict[str, dict]:
+    """Compute metrics and append each result to ``run_dir/metric-<protocol>.jsonl``.
+
+    Args:
+        model: a loaded InfoGAN (``model.run_config`` gives the training dataset when ``dataset`` is None).
+        names: metric names (see :data:`METRICS`).
+        dataset: evaluation dataset (default: the run's dataset).
+        run_dir: where to append results (None: not written).
+    Returns:
+        {protocol: result dict}.
+    """
+    config = getattr(model, "run_config", None)
+    dataset = dataset or (config.data.dataset if config else "mnist")
+    data_dir = data_dir if data_dir is not None else (config.data.data_dir if config else None)
+    results = {}
+    for name in names:
+        if name not in METRICS:
+            raise ConfigError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+        metric = METRICS[name]
+        if not metric.applies(dataset):
+            raise ConfigError(f"metric {name!r} does not apply to dataset {dataset!r} (it needs "
+                              f"{', '.join(metric.applies_to)}); metrics for {dataset!r}: "
+                              f"{', '.join(default_metrics(dataset)) or 'none'}")
+        t0 = time.perf_counter()
+        result = metric.compute(model, dataset, data_dir, **options)
+        protocol = result.pop("protocol", None) or metric.protocol(dataset)
+        record = {"metric": name, "protocol": protocol, "step": getattr(model, "step", None),
+                  "seconds": round(time.perf_counter() - t0, 3), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  **result}
+        if run_dir is not None:
+            append_jsonl(Path(run_dir) / f"metric-{protocol}.jsonl", record)
+        results[protocol] = record
+    return results

@@ -1,0 +1,33 @@
+"""Architecture registry: name -> builder taking a ModelConfig and returning an InfoGAN."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from infogan.config import ModelConfig
+from infogan.errors import ConfigError
+from infogan.models.base import Discriminator, InfoGAN
+from infogan.models.layers import init_weights
+from infogan.models.mnist import build_mnist
+
+ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
+    "mnist": build_mnist,
+}
+
+
+def register(name: str, builder: Callable[[ModelConfig], InfoGAN]) -> None:
+    """Add an architecture to the registry."""
+    ARCHITECTURES[name] = builder
+
+
+def build_model(cfg: ModelConfig, *, init: bool = True) -> InfoGAN:
+    """Build G, D and Q for ``cfg`` (weights initialised as in the official code when ``init``)."""
+    if cfg.arch not in ARCHITECTURES:
+        raise ConfigError(f"unknown architecture {cfg.arch!r}; known: {sorted(ARCHITECTURES)}")
+    model = ARCHITECTURES[cfg.arch](cfg)
+    if init:
+        init_weights(model)
+    return model
+
+
+__all__ = ["ARCHITECTURES", "Discriminator", "InfoGAN", "build_model", "register"]

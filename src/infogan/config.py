@@ -1,0 +1,229 @@
+"""Frozen, validated configuration dataclasses, serialised to and from JSON.
+
+A :class:`RunConfig` holds everything a run needs; it is written to ``config.json`` before step 0 and
+stored inside every snapshot so that ``load(path)`` rebuilds the networks with no flags. Presets (one per
+paper experiment) live in :mod:`infogan.presets`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from infogan.codes import LatentSpec, parse_latent
+from infogan.errors import ConfigError
+
+
+def _positive(name: str, value: Any, *, integer: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0 or (
+            not integer and not math.isfinite(value)):
+        raise ConfigError(f"{name} must be a {'positive integer' if integer else 'positive number'}, "
+                          f"got {value!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and latent layout.
+
+    Args:
+        arch: registered architecture name (see ``infogan.models.ARCHITECTURES``).
+        latent: the latent spec (noise + codes).
+        image_shape: (C, H, W) of the images.
+        leaky_slope: leaky ReLU slope in D (paper 0.1; official code 0.01).
+        output: G's output nonlinearity, "sigmoid" (data in [0, 1]) or "tanh" (data in [-1, 1]).
+        spectral_norm: wrap D's layers in spectral normalisation (InfoGAN-CR's dSprites setup).
+    """
+
+    arch: str = "mnist"
+    latent: LatentSpec = field(default_factory=lambda: parse_latent("noise62,cat10,unif2"))
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    leaky_slope: float = 0.1
+    output: Literal["sigmoid", "tanh"] = "sigmoid"
+    spectral_norm: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.latent, str):
+            object.__setattr__(self, "latent", parse_latent(self.latent))
+        elif isinstance(self.latent, dict):
+            object.__setattr__(self, "latent", LatentSpec.from_dict(self.latent))
+        object.__setattr__(self, "image_shape", tuple(self.image_shape))
+        if len(self.image_shape) != 3:
+            raise ConfigError(f"image_shape must be (C, H, W), got {self.image_shape!r}")
+        for i, v in enumerate(self.image_shape):
+            _positive(f"image_shape[{i}]", v, integer=True)
+        if not (isinstance(self.leaky_slope, (int, float)) and 0 <= self.leaky_slope < 1):
+            raise ConfigError(f"leaky_slope must be in [0, 1), got {self.leaky_slope!r}")
+        if self.output not in ("sigmoid", "tanh"):
+            raise ConfigError(f"output must be 'sigmoid' or 'tanh', got {self.output!r}")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser settings; defaults from the official code (Adam beta1 0.5, lr D/Q 2e-4, lr G 1e-3).
+
+    Args:
+        lr_d: learning rate of D, the shared trunk and Q's head.
+        lr_g: learning rate of G.
+        beta1, beta2: Adam betas.
+        info_to_g: reward G for mutual information (InfoGAN). False gives the paper's Figure 1 baseline:
+            a GAN with Q attached, Q still trained on its own loss in the D phase.
+        info_to_d: put lambda*L_I into the D phase as well, so D's optimiser trains Q's head and the
+            shared trunk (official code; the default).
+    """
+
+    lr_d: float = 2e-4
+    lr_g: float = 1e-3
+    beta1: float = 0.5
+    beta2: float = 0.999
+    info_to_g: bool = True
+    info_to_d: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("lr_d", self.lr_d)
+        _positive("lr_g", self.lr_g)
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 <= v < 1):
+                raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
+        if not self.info_to_d and not self.info_to_g:
+            raise ConfigError("info_to_d and info_to_g are both off: Q would never be trained")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Schedule and execution.
+
+    Args:
+        iterations: number of D+G updates (official MNIST schedule: 5,000 at batch 128).
+        batch_size: images per update (per process under torchrun; see README).
+        tick: iterations between progress records (stats.jsonl, TensorBoard, sample grid).
+        snapshot_every: iterations between snapshots + resume states (a multiple of ``tick``).
+        seed: fixes every random number of the run.
+        precision: "auto" (bf16 autocast where the hardware has it), "fp32" or "bf16".
+        compile: wrap G and D in ``torch.compile`` (falls back to eager with a warning if it fails).
+        device: "auto", "cpu", "cuda", "cuda:N".
+        deterministic: use deterministic algorithms (bit-exact resume on CPU).
+        nan_policy: "stop" on a non-finite loss, or "rollback" to the last snapshot with halved lrs.
+    """
+
+    iterations: int = 5000
+    batch_size: int = 128
+    tick: int = 100
+    snapshot_every: int = 1000
+    seed: int = 0
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    compile: bool = False
+    device: str = "auto"
+    deterministic: bool = False
+    nan_policy: Literal["stop", "rollback"] = "stop"
+    sync_batchnorm: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("iterations", self.iterations, integer=True)
+        _positive("batch_size", self.batch_size, integer=True)
+        _positive("tick", self.tick, integer=True)
+        _positive("snapshot_every", self.snapshot_every, integer=True)
+        if self.snapshot_every % self.tick:
+            raise ConfigError(f"snapshot_every ({self.snapshot_every}) must be a multiple of tick "
+                              f"({self.tick}) so that resume lands on a tick boundary")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.nan_policy not in ("stop", "rollback"):
+            raise ConfigError(f"nan_policy must be 'stop' or 'rollback', got {self.nan_policy!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset to train on.
+
+    Args:
+        dataset: a dataset spec understood by ``infogan.data.load_dataset`` ("mnist", "fake",
+            "imagefolder:PATH", ...).
+        data_dir: cache folder (default: $INFOGAN_DATA_DIR or ~/.cache/infogan).
+        subset: use only the first N training images (0 = all).
+    """
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    subset: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ConfigError(f"dataset must be a non-empty string, got {self.dataset!r}")
+        if not isinstance(self.subset, int) or self.subset < 0:
+            raise ConfigError(f"subset must be an integer >= 0, got {self.subset!r}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs; written to ``config.json``."""
+
+    preset: str = "mnist"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    notes: str = ""
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["model"]["latent"] = self.model.latent.to_dict()
+        out["model"]["image_shape"] = list(self.model.image_shape)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        """Rebuild from :meth:`to_dict` output; unknown keys are an error (never silently dropped)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a JSON object, got {type(data).__name__}")
+        sections = {"model": ModelConfig, "optim": OptimConfig, "train": TrainConfig, "data": DataConfig}
+        kwargs: dict[str, Any] = {}
+        _check_keys("config", data, {f.name for f in fields(cls)})
+        for key, value in data.items():
+            if key in sections:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"config section {key!r} must be an object, got {value!r}")
+                klass = sections[key]
+                _check_keys(key, value, {f.name for f in fields(klass)})
+                try:
+                    kwargs[key] = klass(**value)
+                except TypeError as exc:
+                    raise ConfigError(f"config section {key!r}: {exc}") from None
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def replace(self, **sections: dict) -> "RunConfig":
+        """A copy with fields of sections replaced, e.g. ``cfg.replace(train={"seed": 1})``."""
+        changes = {}
+        for name, updates in sections.items():
+            if name in ("preset", "notes"):
+                changes[name] = updates
+                continue
+            current = getattr(self, name)
+            _check_keys(name, updates, {f.name for f in fields(current)})
+            changes[name] = dataclasses.replace(current, **updates)
+        return dataclasses.replace(self, **changes)
+
+
+def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}")

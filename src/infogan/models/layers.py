@@ -1,0 +1,86 @@
+"""Small building blocks shared by the paper architectures.
+
+Every architecture is written as plain ``nn.Sequential`` stacks of these blocks, so that a layer list can
+be printed and checked against the paper's tables. Convolutions are 4x4 (Appendix C) with padding 1, so a
+stride-2 layer halves (conv) or doubles (transposed conv) the spatial size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv(cin: int, cout: int, *, stride: int = 2, bn: bool, slope: float, sn: bool = False) -> nn.Sequential:
+    """4x4 conv [-> BN] -> leaky ReLU (D's trunk). No conv bias in front of BN (BN's beta replaces it)."""
+    # stride 1 keeps the size: PyTorch pads a 4x4 kernel asymmetrically under padding="same"
+    layer = nn.Conv2d(cin, cout, 4, stride=stride, padding=1 if stride == 2 else "same", bias=not bn)
+    return _stack(spectral(layer, sn), nn.BatchNorm2d(cout) if bn else None, nn.LeakyReLU(slope))
+
+
+def fc(cin: int, cout: int, *, bn: bool, act: str, slope: float = 0.0, sn: bool = False) -> nn.Sequential:
+    """Linear [-> BN] -> ReLU / leaky ReLU."""
+    layer = spectral(nn.Linear(cin, cout, bias=not bn), sn)
+    return _stack(layer, nn.BatchNorm1d(cout) if bn else None, _act(act, slope))
+
+
+def upconv(cin: int, cout: int, *, stride: int = 2, bn: bool, act: str) -> nn.Sequential:
+    """4x4 transposed conv (x2 when stride 2, same size when stride 1) [-> BN] -> activation (G)."""
+    if stride == 2:
+        layer = nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=not bn)
+    else:
+        # a 4x4 transposed conv cannot keep the size; 3x3 with padding 1 does (Appendix C omits strides)
+        layer = nn.ConvTranspose2d(cin, cout, 3, stride=1, padding=1, bias=not bn)
+    return _stack(layer, nn.BatchNorm2d(cout) if bn else None, _act(act))
+
+
+class Reshape(nn.Module):
+    """(B, C*H*W) -> (B, C, H, W)."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+def spectral(layer: nn.Module, enabled: bool) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) when enabled."""
+    return nn.utils.parametrizations.spectral_norm(layer) if enabled else layer
+
+
+def output_activation(name: str) -> nn.Module:
+    """G's last nonlinearity: sigmoid for [0, 1] data, tanh for [-1, 1] data."""
+    return {"sigmoid": nn.Sigmoid(), "tanh": nn.Tanh()}[name]
+
+
+def init_weights(module: nn.Module) -> None:
+    """Official-code init: weights N(0, 0.02), BN gamma N(1, 0.02), biases and BN beta 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            weight = getattr(m, "parametrizations", None)
+            target = m.parametrizations.weight.original if weight is not None else m.weight
+            nn.init.normal_(target, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def _act(name: str, slope: float = 0.0) -> nn.Module | None:
+    if name == "relu":
+        return nn.ReLU()
+    if name == "lrelu":
+        return nn.LeakyReLU(slope)
+    if name == "none":
+        return None
+    return output_activation(name)
+
+
+def _stack(*mods: nn.Module | None) -> nn.Sequential:
+    return nn.Sequential(*[m for m in mods if m is not None])

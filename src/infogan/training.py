@@ -1,0 +1,287 @@
+"""The training loop: a sequence of named phases (D phase, G phase), ticks, snapshots and resume.
+
+The trainer knows nothing about any one architecture. One iteration (official openai/InfoGAN order):
+
+1. draw z, c from the prior and a real batch; G(z, c) once (shared by both phases);
+2. **D phase**: D on the real batch and on G(z, c) detached; loss = GAN D loss + lambda * info loss;
+   D's optimiser steps (D trunk, D head, Q head);
+3. **G phase**: D (frozen: no weight gradients) on G(z, c); loss = non-saturating G loss + lambda * info
+   loss; G's optimiser steps.
+
+Losses are accumulated on the device and read on ticks only: no host synchronisation per step.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from infogan import checkpoint, losses
+from infogan.config import RunConfig
+from infogan.data.base import ImageData
+from infogan.engine import Engine
+from infogan.errors import TrainingError
+from infogan.io import append_jsonl, atomic_write_text, read_jsonl
+from infogan.models import InfoGAN, build_model
+from infogan.runs import STATS_NAME
+from infogan.sampling import to_model_range
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run leaves behind."""
+
+    run_dir: Path
+    step: int
+    stopped_early: bool
+    last_stats: dict
+
+
+class Trainer:
+    """Trains one run in ``run_dir`` (already created, ``config.json`` written).
+
+    Args:
+        config: the run config.
+        run_dir: the run folder.
+        data: the training split (uint8 images).
+        resume: resume from ``run_dir/state.pt`` when True.
+        progress: show a tqdm bar.
+        engine: device/precision/distribution choices (built from the config when None).
+    """
+
+    def __init__(self, config: RunConfig, run_dir: str | Path, data: ImageData, *, resume: bool = False,
+                 progress: bool = True, engine: Engine | None = None) -> None:
+        self.config, self.run_dir, self.progress = config, Path(run_dir), progress
+        tc = config.train
+        self.engine = engine or Engine.from_config(tc)
+        eng = self.engine
+        if tuple(data.shape) != tuple(config.model.image_shape):
+            raise TrainingError(f"dataset images are {data.shape} but the model expects "
+                                f"{config.model.image_shape}; pick the matching preset or --image-size")
+        torch.manual_seed(tc.seed + eng.rank)
+        self.model: InfoGAN = build_model(config.model).to(eng.device)
+        self.images = eng.to_device_data(data.images)  # (N, C, H, W) uint8, resident on the device
+        self.gen_latent = torch.Generator(eng.device).manual_seed(tc.seed * 1000 + 2 * eng.rank + 1)
+        self.gen_data = torch.Generator(eng.device).manual_seed(tc.seed * 1000 + 2 * eng.rank + 2)
+        self.step, self.elapsed = 0, 0.0
+        if resume:
+            self._load_state()
+        self.G, self.D = eng.wrap(self.model)
+        # foreach Adam: one fused kernel launch per parameter group instead of one per tensor
+        opt = config.optim
+        self.opt_d = torch.optim.Adam(self.model.D.parameters(), lr=opt.lr_d, betas=(opt.beta1, opt.beta2),
+                                      **eng.adam_kwargs())
+        self.opt_g = torch.optim.Adam(self.model.G.parameters(), lr=opt.lr_g, betas=(opt.beta1, opt.beta2),
+                                      **eng.adam_kwargs())
+        if resume:
+            self.opt_d.load_state_dict(self._state["opt_d"])
+            self.opt_g.load_state_dict(self._state["opt_g"])
+            del self._state
+        self.fixed_latent = self.model.spec.sample(100, generator=torch.Generator().manual_seed(1234))
+        self._stop_requested = False
+        self._acc: dict[str, torch.Tensor] = {}
+
+    # ----- one iteration -----------------------------------------------------------------------------
+    def real_batch(self, batch: int) -> torch.Tensor:
+        """A batch drawn uniformly with replacement from the resident data, in G's output range."""
+        idx = torch.randint(self.images.shape[0], (batch,), generator=self.gen_data, device=self.images.device)
+        return to_model_range(self.model, self.images[idx])  # (B, C, H, W) float
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One D phase and one G phase; returns detached loss tensors (not synchronised)."""
+        spec, opt, eng = self.model.spec, self.config.optim, self.engine
+        batch = self.config.train.batch_size
+        real = self.real_batch(batch)
+        latent = spec.sample(batch, generator=self.gen_latent, device=eng.device)
+        with eng.autocast():
+            fake = self.G(spec.g_input(latent.z, latent.codes))  # (B, C, H, W), one G forward for both phases
+
+            # D phase: D trunk + D head + Q head.
+            real_logit, _ = self.D(real)
+            fake_logit, q_fake = self.D(fake.detach())
+            gan_d = losses.d_loss(real_logit, fake_logit)
+            info_d, bound = losses.info_loss(spec, q_fake, latent)
+            loss_d = gan_d + info_d if opt.info_to_d else gan_d
+        self.opt_d.zero_grad(set_to_none=True)  # set_to_none: no memset of the gradient buffers
+        loss_d.backward()
+        self.opt_d.step()
+
+        # G phase: only G's weights get gradients (D frozen), D/Q see the updated weights.
+        self.model.D.requires_grad_(False)
+        with eng.autocast():
+            fake_logit_g, q_fake_g = self.D(fake)
+            gan_g = losses.g_loss(fake_logit_g)
+            info_g, bound_g = losses.info_loss(spec, q_fake_g, latent)
+            loss_g = gan_g + info_g if opt.info_to_g else gan_g
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.model.D.requires_grad_(True)
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "gan_d": gan_d.detach(),
+                "gan_g": gan_g.detach(), "info": bound, "d_real": torch.sigmoid(real_logit.detach().float()).mean(),
+                "d_fake": torch.sigmoid(fake_logit.detach().float()).mean()}
+
+    # ----- the loop ----------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        """Train until ``config.train.iterations``; tick, snapshot, and stop cleanly on SIGINT/SIGTERM."""
+        tc, eng = self.config.train, self.engine
+        writer = self._tensorboard()
+        bar = self._bar()
+        handlers = self._install_signal_handlers()
+        last_stats: dict = {}
+        t_tick, n_tick = time.perf_counter(), 0
+        self.model.train()
+        try:
+            while self.step < tc.iterations and not self._stop_requested:
+                out = self.train_step()
+                self.step += 1
+                n_tick += 1
+                self._accumulate(out)
+                if eng.check_every_step and not torch.isfinite(out["loss_d"] + out["loss_g"]):
+                    self._non_finite(out)
+                if bar is not None:
+                    bar.update(1)
+                if self.step % tc.tick == 0 or self.step == tc.iterations:
+                    now = time.perf_counter()
+                    self.elapsed += now - t_tick
+                    last_stats = self._tick(n_tick, now - t_tick, writer, bar)
+                    t_tick, n_tick = time.perf_counter(), 0
+                    if self.step % tc.snapshot_every == 0 or self.step == tc.iterations:
+                        self.save()
+                        t_tick = time.perf_counter()
+            stopped = self.step < tc.iterations
+            if stopped:  # SIGINT/SIGTERM: leave a resume state at the current step
+                self._acc = {}
+                self.save()
+        finally:
+            self._restore_signal_handlers(handlers)
+            if bar is not None:
+                bar.close()
+            if writer is not None:
+                writer.close()
+        return TrainResult(self.run_dir, self.step, stopped, last_stats)
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the current step (it then writes a resume state)."""
+        self._stop_requested = True
+
+    # ----- ticks -------------------------------------------------------------------------------------
+    def _accumulate(self, out: dict[str, torch.Tensor]) -> None:
+        for key, value in out.items():
+            value = value.float()
+            self._acc[key] = self._acc[key] + value if key in self._acc else value.clone()
+
+    def _tick(self, n: int, seconds: float, writer, bar) -> dict:
+        means = {k: (v / n) for k, v in self._acc.items()}
+        means = self.engine.all_reduce_mean(means)
+        self._acc = {}
+        host = {k: v.tolist() for k, v in means.items()}  # the one host sync of the tick
+        if not all(math.isfinite(x) for k in ("loss_d", "loss_g") for x in [host[k]]):
+            self._non_finite(None)
+        names = self.model.spec.code_names()
+        batch = self.config.train.batch_size * self.engine.world_size
+        stats = {"step": self.step, "images": self.step * batch, "time_s": round(self.elapsed, 3),
+                 "images_per_s": round(n * batch / max(seconds, 1e-9), 1),
+                 **{k: round(v, 6) for k, v in host.items() if k != "info"},
+                 **{f"L_I/{name}": round(v, 6) for name, v in zip(names, host["info"])}}
+        if self.engine.is_main:
+            append_jsonl(self.run_dir / STATS_NAME, stats)
+            if writer is not None:
+                for key, value in stats.items():
+                    if key != "step":
+                        writer.add_scalar(key, value, self.step)
+                writer.flush()
+            self._save_grid()
+        if bar is not None:
+            bar.set_postfix({"D": f"{host['loss_d']:.3f}", "G": f"{host['loss_g']:.3f}",
+                             **{f"L_I[{n_}]": f"{v:.2f}" for n_, v in zip(names, host["info"])}})
+        return stats
+
+    def _save_grid(self) -> None:
+        from infogan.viz import save_grid, sample_sheet
+
+        was_training = self.model.training
+        image = sample_sheet(self.model, self.fixed_latent)
+        save_grid(image, self.run_dir / "samples" / f"fakes{self.step:07d}.png")
+        self.model.train(was_training)
+
+    def _tensorboard(self):
+        if not self.engine.is_main:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is a dependency, but a broken install must not stop training
+            return None
+        return SummaryWriter(log_dir=str(self.run_dir), purge_step=self.step or None)
+
+    def _bar(self):
+        if not (self.progress and self.engine.is_main):
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.config.train.iterations, initial=self.step, unit="it", dynamic_ncols=True,
+                    desc=self.run_dir.name)
+
+    def _non_finite(self, out) -> None:
+        detail = ""
+        if out is not None:
+            detail = f" (loss_d={out['loss_d'].item():.4g}, loss_g={out['loss_g'].item():.4g})"
+        raise TrainingError(f"non-finite loss at step {self.step}{detail}; the last good snapshot in "
+                            f"{self.run_dir} is kept. Lower the learning rates or use --precision fp32, then "
+                            f"'infogan train --resume {self.run_dir}'.")
+
+    # ----- snapshots and resume ----------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the inference snapshot and the resume state (rank 0 only)."""
+        if not self.engine.is_main:
+            self.engine.barrier()
+            return
+        checkpoint.save_snapshot(self.model, self.run_dir / checkpoint.SNAPSHOT_NAME, config=self.config,
+                                 step=self.step)
+        checkpoint.save_state(self.run_dir / checkpoint.STATE_NAME, self._state_dict())
+        self.engine.barrier()
+
+    def _state_dict(self) -> dict:
+        return {"step": self.step, "elapsed": self.elapsed, "config": self.config.to_json(),
+                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                "opt_d": self.opt_d.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "rng": {"latent": self.gen_latent.get_state(), "data": self.gen_data.get_state(),
+                        "torch": torch.get_rng_state()},
+                "world_size": self.engine.world_size}
+
+    def _load_state(self) -> None:
+        state = checkpoint.load_state(self.run_dir / checkpoint.STATE_NAME)
+        checkpoint.load_weights(self.model, state["model"], source=str(self.run_dir / checkpoint.STATE_NAME))
+        self.step, self.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
+        if state.get("world_size", 1) == self.engine.world_size:
+            self.gen_latent.set_state(state["rng"]["latent"])
+            self.gen_data.set_state(state["rng"]["data"])
+            torch.set_rng_state(state["rng"]["torch"])
+        self._state = state
+        if self.engine.is_main:  # drop stats lines written after the state (they will be written again)
+            path = self.run_dir / STATS_NAME
+            kept = [r for r in read_jsonl(path) if r.get("step", 0) <= self.step]
+            import json
+
+            atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+
+    # ----- signals -----------------------------------------------------------------------------------
+    def _install_signal_handlers(self):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: self.request_stop())
+        return previous
+
+    @staticmethod
+    def _restore_signal_handlers(previous) -> None:
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)

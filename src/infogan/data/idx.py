@@ -1,0 +1,168 @@
+"""The IDX file format of MNIST and Fashion-MNIST: a strict reader and a writer.
+
+Layout (LeCun, "THE MNIST DATABASE"): two zero bytes, a type code, the number of dimensions, then one
+big-endian uint32 per dimension, then the values in row-major order, big-endian. Files may be gzipped;
+the reader tells raw from gzip by the magic bytes, not by the file name.
+
+The reader refuses anything that does not add up exactly (wrong magic, unknown type code, truncated
+or trailing data, a broken gzip stream) with a :class:`DataError` that names the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from infogan.data.base import ImageData
+from infogan.data.fetch import atomic_open
+from infogan.errors import DataError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+# IDX type code -> big-endian numpy dtype
+IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_CODES = {(dt.kind, dt.itemsize): code for code, dt in IDX_DTYPES.items()}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read a raw or gzipped IDX file.
+
+    Args:
+        path: the file.
+
+    Returns:
+        A writable numpy array in native byte order with the file's shape and type.
+
+    Raises:
+        DataError: the file is missing, unreadable, not IDX, or its size does not match its header.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            buf = bytearray(os.fstat(f.fileno()).st_size)
+            f.readinto(buf)  # bytearray: numpy views of it are writable, so no extra copy later
+    except OSError as e:
+        raise DataError(f"cannot read IDX file {path}: {e.strerror or e}") from None
+    return parse_idx(buf, str(path))
+
+
+def parse_idx(buf: bytes | bytearray, source: str = "<bytes>") -> np.ndarray:
+    """Decode IDX bytes (raw or gzip) already in memory.
+
+    Args:
+        buf: the file content.
+        source: name used in error messages.
+
+    Returns:
+        A numpy array in native byte order (writable when ``buf`` is a bytearray or was gzipped).
+
+    Raises:
+        DataError: any structural problem, naming ``source``.
+    """
+    if bytes(buf[:2]) == GZIP_MAGIC:
+        try:
+            buf = bytearray(gzip.decompress(buf))
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{source}: corrupt gzip data ({e}); delete the file and fetch it again") from None
+    if len(buf) < 4:
+        raise DataError(f"{source}: too short to be an IDX file ({len(buf)} bytes)")
+    zero, code, ndim = struct.unpack(">HBB", bytes(buf[:4]))
+    if zero != 0:
+        raise DataError(f"{source}: not an IDX file (magic {bytes(buf[:4]).hex()}, expected 0000xxyy)")
+    if code not in IDX_DTYPES:
+        raise DataError(f"{source}: unknown IDX type code 0x{code:02x} (valid: 08 09 0b 0c 0d 0e)")
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(buf) < header:
+        raise DataError(f"{source}: truncated IDX header ({len(buf)} bytes for {ndim} dimensions)")
+    dims = struct.unpack(f">{ndim}I", bytes(buf[4:header]))
+    dtype = IDX_DTYPES[code]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    actual = len(buf) - header
+    if actual < expected:
+        raise DataError(
+            f"{source}: truncated IDX data ({actual} bytes, header {dims} needs {expected}); "
+            "delete the file and fetch it again"
+        )
+    if actual > expected:
+        raise DataError(f"{source}: {actual - expected} unexpected trailing bytes after IDX data {dims}")
+    array = np.frombuffer(buf, dtype=dtype, count=expected // dtype.itemsize, offset=header).reshape(dims)
+    if dtype.itemsize > 1:
+        array = array.astype(dtype.newbyteorder("="))  # copy into native byte order
+    elif not array.flags.writeable:
+        array = array.copy()
+    return array
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write an array as an IDX file, gzipped when ``path`` ends in ``.gz``; written atomically.
+
+    Args:
+        path: destination. Gzip output uses mtime 0 so equal arrays give equal bytes.
+        array: uint8, int8, int16, int32, float32 or float64 array with 1 to 255 dimensions.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        DataError: the dtype or rank cannot be stored in IDX.
+    """
+    path = Path(path)
+    array = np.asarray(array)
+    code = _CODES.get((array.dtype.kind, array.dtype.itemsize))
+    if code is None:
+        raise DataError(f"cannot write {array.dtype} to IDX {path}: use uint8, int8/16/32 or float32/64")
+    if not 1 <= array.ndim <= 255:
+        raise DataError(f"cannot write a {array.ndim}-dimensional array to IDX {path}")
+    header = struct.pack(f">HBB{array.ndim}I", 0, code, array.ndim, *array.shape)
+    body = np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
+    with atomic_open(path) as f:
+        if path.suffix == ".gz":
+            with gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as gz:
+                gz.write(header)
+                gz.write(body)
+        else:
+            f.write(header)
+            f.write(body)
+    return path
+
+
+def idx_image_data(images: np.ndarray, labels: np.ndarray, *, name: str, source: str) -> ImageData:
+    """Pair an IDX image array (N, H, W) with an IDX label array (N,) as :class:`ImageData`.
+
+    Args:
+        images: uint8 array (N, H, W).
+        labels: integer array (N,).
+        name: dataset name for ImageData.
+        source: what to name in error messages (the folder or files).
+
+    Returns:
+        ImageData with images (N, 1, H, W) uint8 and labels (N,) int64, sharing the arrays' memory.
+
+    Raises:
+        DataError: wrong rank or type, or image and label counts differ.
+    """
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataError(f"{source}: image file must hold uint8 (N, H, W), got {images.dtype} {images.shape}")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(f"{source}: label file must hold integers (N,), got {labels.dtype} {labels.shape}")
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(
+            f"{source}: {images.shape[0]} images but {labels.shape[0]} labels; the image and label "
+            "files do not belong together: delete them and fetch them again"
+        )
+    image_tensor = torch.from_numpy(images).unsqueeze(1)  # (N, 1, H, W), no copy
+    label_tensor = torch.from_numpy(labels.astype(np.int64, copy=False))  # (N,)
+    return ImageData(images=image_tensor, labels=label_tensor, name=name)

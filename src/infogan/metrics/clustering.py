@@ -57,5 +57,5 @@ def clustering_scores(pred: np.ndarray, labels: np.ndarray, *, num_categories: i
     out["ari"] = float(adjusted_rand_score(labels, pred))
     hist = np.bincount(np.asarray(pred, dtype=np.int64), minlength=len(out["mapping"])) / max(len(pred), 1)
     nz = hist[hist > 0]
-    out["usage_entropy"] = float(-(nz * np.log(nz)).sum())
+    out["usage_entropy"] = float(-(nz * np.log(nz)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
     return out

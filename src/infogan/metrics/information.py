@@ -34,5 +34,6 @@ def info_bound(model, *, num_samples: int = 10_000, seed: int = 0, batch_size: i
         done += n
     bound = total / num_samples + spec.entropies()
     names = spec.code_names()
-    return {**{name: float(v) for name, v in zip(names, bound)}, "num_samples": num_samples,
+    protocol = "info_bound_10k" if num_samples == 10_000 else f"info_bound_n{num_samples}"
+    return {**{name: float(v) for name, v in zip(names, bound)}, "num_samples": num_samples, "protocol": protocol,
             "ceiling": {name: float(h) for name, h in zip(names, spec.entropies())}}

@@ -8,10 +8,12 @@ from infogan.config import ModelConfig
 from infogan.errors import ConfigError
 from infogan.models.base import Discriminator, InfoGAN
 from infogan.models.layers import init_weights
+from infogan.models.dsprites import build_dsprites
 from infogan.models.mnist import build_mnist
 
 ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
     "mnist": build_mnist,
+    "dsprites": build_dsprites,
 }
 
 

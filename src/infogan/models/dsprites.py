@@ -1,0 +1,51 @@
+"""A 64x64 architecture for dSprites, after the modified InfoGAN of InfoGAN-CR (Lin et al., ICML 2020).
+
+InfoGAN-CR's dSprites setup (PAPER.md): 5 continuous codes + 5 noise dimensions, spectral normalisation in D,
+Q's std fixed, lambda 0.05. The layer sizes below are this project's choice, in the style of the 64x64
+convolutional encoder/decoder of disentanglement_lib (conv 32-32-64-64, 4x4, stride 2); they were not checked
+against InfoGAN-CR's own code.
+
+G: FC128 BN ReLU; FC 4x4x64 BN ReLU; upconv64 s2 BN ReLU; upconv32 s2 BN ReLU; upconv32 s2 BN ReLU;
+   upconv1 s2 sigmoid.
+D / Q trunk: conv32 s2 lReLU; conv32 s2 lReLU; conv64 s2 lReLU; conv64 s2 lReLU; FC128 lReLU (spectral norm on
+   every layer when ``spectral_norm``; no batch norm in D, which spectral norm replaces).
+D head: FC1.  Q head: FC128 lReLU, FC out.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from infogan.config import ModelConfig
+from infogan.models.base import Discriminator, InfoGAN
+from infogan.models.layers import Reshape, conv, fc, output_activation, spectral, upconv
+
+
+def build_dsprites(cfg: ModelConfig) -> InfoGAN:
+    """Build the 64x64 dSprites networks (C channels; 1 for dSprites)."""
+    c, h, w = cfg.image_shape
+    slope, sn = cfg.leaky_slope, cfg.spectral_norm
+    G = nn.Sequential(
+        fc(cfg.latent.g_input_dim, 128, bn=True, act="relu"),  # (B, 128)
+        fc(128, 64 * 4 * 4, bn=True, act="relu"),  # (B, 1024)
+        Reshape(64, 4, 4),  # (B, 64, 4, 4)
+        upconv(64, 64, bn=True, act="relu"),  # (B, 64, 8, 8)
+        upconv(64, 32, bn=True, act="relu"),  # (B, 32, 16, 16)
+        upconv(32, 32, bn=True, act="relu"),  # (B, 32, 32, 32)
+        upconv(32, c, bn=False, act="none"),  # (B, C, 64, 64)
+        output_activation(cfg.output),
+    )
+    trunk = nn.Sequential(
+        conv(c, 32, bn=False, slope=slope, sn=sn),  # (B, 32, 32, 32)
+        conv(32, 32, bn=False, slope=slope, sn=sn),  # (B, 32, 16, 16)
+        conv(32, 64, bn=False, slope=slope, sn=sn),  # (B, 64, 8, 8)
+        conv(64, 64, bn=False, slope=slope, sn=sn),  # (B, 64, 4, 4)
+        nn.Flatten(),  # (B, 1024)
+        fc(64 * (h // 16) * (w // 16), 128, bn=False, act="lrelu", slope=slope, sn=sn),  # (B, 128)
+    )
+    d_head = spectral(nn.Linear(128, 1), sn)  # (B, 1)
+    q_head = nn.Sequential(
+        fc(128, 128, bn=False, act="lrelu", slope=slope),  # (B, 128)
+        nn.Linear(128, cfg.latent.q_output_dim),  # (B, q_dim)
+    )
+    return InfoGAN(cfg, G, Discriminator(trunk, d_head, q_head))

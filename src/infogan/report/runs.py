@@ -1,0 +1,141 @@
+"""Run folders as the report sees them: config, stats, snapshot step, machine, and cached metric results.
+
+A run is a baseline (the paper's Figure 1 GAN with Q attached) when its config says so: the preset ends in
+``-baseline`` or ``optim.info_to_g`` is false. Metric results come from the run's ``metric-<protocol>.jsonl``
+files; a result missing for the snapshot's step is computed once and appended there, so building the
+report again reuses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from infogan.config import RunConfig
+from infogan.errors import ConfigError
+from infogan.io import read_jsonl
+from infogan.runs import CONFIG_NAME, STATS_NAME, read_run_config
+
+MACHINE_NAME = "machine.json"
+
+
+@dataclass
+class RunRecord:
+    """What the report reads from one run folder.
+
+    Attributes:
+        path: the run folder.
+        config: its config.json.
+        stats: the stats.jsonl records (one per tick).
+        machine: training sessions from machine.json (empty when the run was not made by ``reproduce``).
+    """
+
+    path: Path
+    config: RunConfig
+    stats: list[dict] = field(default_factory=list)
+    machine: list[dict] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def baseline(self) -> bool:
+        return is_baseline(self.config)
+
+    @property
+    def seed(self) -> int:
+        return self.config.train.seed
+
+    @property
+    def label(self) -> str:
+        return "GAN baseline" if self.baseline else "InfoGAN"
+
+    @property
+    def wall_s(self) -> float | None:
+        """Training time (seconds, evaluation excluded) at the last tick."""
+        return self.stats[-1].get("time_s") if self.stats else None
+
+
+def is_baseline(config: RunConfig) -> bool:
+    """True for the Figure 1 baseline: G not rewarded for mutual information."""
+    return config.preset.endswith("-baseline") or not config.optim.info_to_g
+
+
+def find_runs(paths: Sequence[str | os.PathLike]) -> list[RunRecord]:
+    """Read run folders; a folder without config.json that holds run folders (a reproduction) is expanded.
+
+    Raises:
+        ConfigError: a path is neither a run folder nor a folder of run folders.
+    """
+    runs: list[RunRecord] = []
+    for p in map(Path, paths):
+        if (p / CONFIG_NAME).is_file():
+            folders = [p]
+        else:
+            folders = sorted(q for q in p.iterdir() if (q / CONFIG_NAME).is_file()) if p.is_dir() else []
+            if not folders:
+                raise ConfigError(f"{p} is not a run folder (no {CONFIG_NAME}) and holds none; give folders "
+                                  "made by 'infogan train' or 'infogan reproduce'")
+        for folder in folders:
+            machine = folder / MACHINE_NAME
+            runs.append(RunRecord(folder, read_run_config(folder), read_jsonl(folder / STATS_NAME),
+                                  json.loads(machine.read_text())["sessions"] if machine.exists() else []))
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ConfigError(f"run folder name(s) {dup} given twice; the report names runs by folder, so pass "
+                          "each run once")
+    return runs
+
+
+def cached_metric(run_dir: Path, model, name: str, protocol: str, **options) -> dict:
+    """The last ``metric-<protocol>.jsonl`` record of ``run_dir`` at the model's step; computed (and
+    appended) with :func:`infogan.metrics.evaluate` when there is none.
+
+    Args:
+        run_dir: the run folder.
+        model: its loaded snapshot (``model.step`` is the step the record must match).
+        name: the metric name in :data:`infogan.metrics.METRICS`.
+        protocol: the protocol the record must carry (the file name).
+        options: passed to the metric (e.g. ``num_samples``).
+    Returns:
+        The record, as stored in the file.
+    """
+    from infogan.metrics import evaluate
+
+    kept = [r for r in read_jsonl(run_dir / f"metric-{protocol}.jsonl") if r.get("step") == model.step]
+    if kept:
+        return kept[-1]
+    results = evaluate(model, [name], run_dir=run_dir, **options)
+    if protocol not in results:
+        raise ConfigError(f"metric {name!r} wrote protocol {sorted(results)} instead of {protocol!r}")
+    return results[protocol]
+
+
+def machine_info() -> dict:
+    """The machine running this process: CPU, cores, accelerator, library versions."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+        if m := re.search(r"^model name\s*:\s*(.+)$", text, re.M):
+            cpu = m.group(1).strip()
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
+            "torch": torch.__version__, "python": platform.python_version(), "system": platform.platform()}
+
+
+def describe_machine(info: dict) -> str:
+    """One line for a :func:`machine_info` dict."""
+    device = f"GPU {info['gpu']}" if info.get("gpu") else "no GPU"
+    return (f"{info.get('cpu', '?')} ({info.get('cores', '?')} cores, {info.get('torch_threads', '?')} torch "
+            f"threads), {device}, torch {info.get('torch', '?')}, Python {info.get('python', '?')}")

@@ -3,6 +3,7 @@ traversal sheets. Each takes run folders or configs and returns paths or plain r
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Callable
@@ -12,28 +13,23 @@ import torch
 from infogan import checkpoint
 from infogan.config import RunConfig
 from infogan.errors import ConfigError
-from infogan.runs import create_run_dir, read_run_config
+from infogan.io import remove_temporary_files
+from infogan.runs import create_run_dir, lock_run, read_run_config
 from infogan.training import Trainer, TrainResult
 
 
 def load_training_data(config: RunConfig):
-    """The training split named by ``config.data``, sized for the model (first ``subset`` images)."""
+    """The training split named by ``config.data``, sized for the model (``subset``: N images only)."""
     from infogan.data import load_dataset
-    from infogan.data.base import ImageData
 
     c, h, _ = config.model.image_shape
-    data = load_dataset(config.data.dataset, split="train", data_dir=config.data.data_dir, image_size=h,
-                        channels=c)
-    if config.data.subset:
-        n = config.data.subset
-        data = ImageData(data.images[:n], None if data.labels is None else data.labels[:n],
-                         None if data.factors is None else data.factors[:n], data.factor_names, data.name)
-    return data
+    return load_dataset(config.data.dataset, split="train", data_dir=config.data.data_dir, image_size=h,
+                        channels=c, subset=config.data.subset or None)
 
 
 def train(config: RunConfig | None = None, *, outdir: str | os.PathLike = "runs", name: str | None = None,
           resume: str | os.PathLike | None = None, progress: bool = True, iterations: int | None = None,
-          data=None, engine=None) -> TrainResult:
+          data=None, engine=None, dist_backend: str = "auto") -> TrainResult:
     """Train a new run (``config``) in a new numbered folder under ``outdir``, or continue ``resume``.
 
     Args:
@@ -45,6 +41,7 @@ def train(config: RunConfig | None = None, *, outdir: str | os.PathLike = "runs"
         iterations: when resuming, a new total number of iterations (extends a finished run).
         data: an ImageData to train on instead of loading ``config.data``.
         engine: execution choices (device, DDP); built from the config when None.
+        dist_backend: under torchrun, "auto" (NCCL on GPUs, gloo on CPUs), "gloo" or "nccl".
     Returns:
         A :class:`TrainResult` with the run folder and the final step.
     """
@@ -53,23 +50,32 @@ def train(config: RunConfig | None = None, *, outdir: str | os.PathLike = "runs"
     if resume is not None:
         run_dir = Path(resume)
         config = read_run_config(run_dir)
-        state_cfg = RunConfig.from_json(checkpoint.load_state(run_dir / checkpoint.STATE_NAME)["config"])
-        config = state_cfg
+        _, state, _ = checkpoint.latest_state(run_dir)  # newest complete state; None before the first one
+        if state is not None:
+            config = RunConfig.from_json(state["config"])
         if iterations is not None:
             config = config.replace(train={"iterations": iterations})
-        engine = engine or Engine.from_config(config.train)
-        trainer = Trainer(config, run_dir, data if data is not None else load_training_data(config),
-                          resume=True, progress=progress, engine=engine)
-        if engine.is_main:
-            print(f"resuming {run_dir} from step {trainer.step}")
-    else:
-        if config is None:
-            raise ConfigError("train() needs a config (e.g. infogan.get_preset('mnist')) or resume=RUN")
-        engine = engine or Engine.from_config(config.train)
-        data = data if data is not None else load_training_data(config)
-        run_dir = engine.create_run_dir(lambda: create_run_dir(outdir, config, desc=name))
-        trainer = Trainer(config, run_dir, data, progress=progress, engine=engine)
-    return trainer.run()
+    elif config is None:
+        raise ConfigError("train() needs a config (e.g. infogan.get_preset('mnist')) or resume=RUN")
+    own_engine = engine is None  # under torchrun: joins the process group here and leaves it at the end
+    engine = engine or Engine.from_config(config.train, dist_backend=dist_backend)
+    try:
+        if data is None:  # rank 0 first: a first download fills the cache the other processes then read
+            data = engine.main_first(lambda: load_training_data(config))
+        if resume is None:
+            run_dir = engine.create_run_dir(lambda: create_run_dir(outdir, config, desc=name))
+        # one writer per run folder: a second process on the same run fails here, before writing anything
+        with lock_run(run_dir) if engine.is_main else contextlib.nullcontext():
+            if resume is not None and engine.is_main:  # leftovers of writes cut by a crash
+                for folder in (run_dir, run_dir / "samples"):
+                    remove_temporary_files(folder)
+            trainer = Trainer(config, run_dir, data, resume=resume is not None, progress=progress, engine=engine)
+            if resume is not None and engine.is_main:
+                print(f"resuming {run_dir} from step {trainer.step} ({trainer.resume_note})")
+            return trainer.run()
+    finally:
+        if own_engine:
+            engine.close()
 
 
 def evaluate_run(run: str | os.PathLike, names: list[str] | None = None, *, dataset: str | None = None,

@@ -44,7 +44,7 @@ FAKE_SIZE = 512  # images per fake split
 
 def load_dataset(spec: str, *, split: str = "train", data_dir: str | os.PathLike | None = None,
                  image_size: int | None = None, channels: int | None = None,
-                 download: bool = True) -> ImageData:
+                 download: bool = True, subset: int | None = None) -> ImageData:
     """Load a dataset split by name.
 
     Args:
@@ -57,6 +57,8 @@ def load_dataset(spec: str, *, split: str = "train", data_dir: str | os.PathLike
             default) and fake (28); for fixed-size datasets it must equal the native size.
         channels: 1 or 3, with the same rules as ``image_size`` (fake defaults to 1).
         download: allow network fetches (mnist, fashion-mnist, svhn).
+        subset: keep only N images: the first N of the split, or for dsprites a random subset of N
+            (seed 0) rendered on demand without building the full 737,280-image cache.
 
     Returns:
         ImageData with images (N, C, H, W) uint8.
@@ -65,6 +67,16 @@ def load_dataset(spec: str, *, split: str = "train", data_dir: str | os.PathLike
         DataError: unknown spec or split, a size the dataset does not have, or a loader failure.
     """
     name, path = _parse_spec(spec)
+    if subset is not None and (not isinstance(subset, int) or subset < 1):
+        raise DataError(f"subset must be a positive number of images, got {subset!r}")
+    data = _load(name, path, split, data_dir, image_size, channels, download, subset)
+    if subset is None or name == "dsprites" or len(data) <= subset:
+        return data
+    cut = lambda t: None if t is None else t[:subset]  # noqa: E731
+    return ImageData(data.images[:subset], cut(data.labels), cut(data.factors), data.factor_names, data.name)
+
+
+def _load(name, path, split, data_dir, image_size, channels, download, subset) -> ImageData:
     if name in NATIVE_SHAPES:
         _check_native(name, image_size, channels)
     if split != "train" and name not in ("mnist", "fashion-mnist", "svhn", "fake"):
@@ -73,7 +85,7 @@ def load_dataset(spec: str, *, split: str = "train", data_dir: str | os.PathLike
     if name in ("mnist", "fashion-mnist", "svhn"):
         return loader(split, data_dir, download=download)
     if name == "dsprites":
-        return loader(data_dir)
+        return loader(data_dir, subset=subset)
     if name == "fake":
         shape = (channels or 1, image_size or 28, image_size or 28)
         return loader(shape=shape, n=FAKE_SIZE, seed=0 if split == "train" else 1)

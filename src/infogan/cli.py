@@ -14,7 +14,7 @@ from pathlib import Path
 
 from infogan.errors import InfoGANError
 
-EXTRA_COMMANDS: list[str] = []
+EXTRA_COMMANDS: list[str] = ["infogan.web.server", "infogan.encode", "infogan.export"]
 
 
 def main(argv: list[str] | None = None) -> int:

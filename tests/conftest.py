@@ -52,13 +52,19 @@ def _build_tiny(cfg):
     return InfoGAN(cfg, G, Discriminator(trunk, nn.Linear(64, 1), q_head))
 
 
-@pytest.fixture
-def tiny_arch_config(tiny_config):
-    """``tiny_config`` on a registered 'tiny' architecture (MNIST layout, 1/16 widths) for fast run folders."""
+@pytest.fixture(scope="session")
+def tiny_arch() -> str:
+    """Registers the 'tiny' architecture (MNIST layout, 1/16 widths) and returns its name."""
     from infogan.models import register
 
     register("tiny", _build_tiny)
-    return tiny_config.replace(model={"arch": "tiny"})
+    return "tiny"
+
+
+@pytest.fixture
+def tiny_arch_config(tiny_config, tiny_arch):
+    """``tiny_config`` on the 'tiny' architecture: fast run folders with small snapshots."""
+    return tiny_config.replace(model={"arch": tiny_arch})
 
 
 @pytest.fixture(scope="session")

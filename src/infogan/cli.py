@@ -14,7 +14,8 @@ from pathlib import Path
 
 from infogan.errors import InfoGANError
 
-EXTRA_COMMANDS: list[str] = ["infogan.web.server", "infogan.encode", "infogan.export"]
+EXTRA_COMMANDS: list[str] = ["infogan.reproduce", "infogan.report.build", "infogan.web.server", "infogan.encode",
+                             "infogan.export"]
 
 
 def main(argv: list[str] | None = None) -> int:

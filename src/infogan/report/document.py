@@ -78,7 +78,8 @@ def _md_block(block) -> str:
         lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in block.rows]
         return "\n".join(lines)
     if isinstance(block, Image):
-        return f"![{block.caption}]({block.path})\n\n*{block.caption}*"
+        alt = block.caption.replace("[", "\\[").replace("]", "\\]")
+        return f"![{alt}]({block.path})\n\n*{block.caption}*"
     if isinstance(block, Code):
         if block.link:
             return f"- {block.summary}: [{block.link}]({block.link})"

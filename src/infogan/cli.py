@@ -62,7 +62,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subset", type=int, help="train on the first N images only")
     p.add_argument("--latent", help="latent spec, e.g. 'noise62,cat10,unif2:lambda=0.1'")
     p.add_argument("--iterations", type=int)
-    p.add_argument("--batch-size", type=int, help="images per update per process")
+    p.add_argument("--batch-size", type=int, help="images per update, all processes together (under torchrun "
+                   "each of N processes draws batch-size/N)")
     p.add_argument("--lr-d", type=float)
     p.add_argument("--lr-g", type=float)
     p.add_argument("--seed", type=int)
@@ -72,6 +73,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile G and D")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--deterministic", action="store_true", default=None)
+    p.add_argument("--no-sync-bn", dest="sync_batchnorm", action="store_false", default=None,
+                   help="under torchrun: batch norm uses each process's own statistics (default: synchronised)")
     p.add_argument("--baseline", action="store_true", help="GAN with Q attached: G not rewarded for MI")
 
 
@@ -94,7 +97,8 @@ def config_from_args(args: argparse.Namespace):
                                               ("seed", "seed"), ("tick", "tick"),
                                               ("snapshot_every", "snapshot_every"), ("precision", "precision"),
                                               ("compile", "compile"), ("device", "device"),
-                                              ("deterministic", "deterministic")] if getattr(args, a) is not None}
+                                              ("deterministic", "deterministic"),
+                                              ("sync_batchnorm", "sync_batchnorm")] if getattr(args, a) is not None}
     if "tick" in train and "snapshot_every" not in train and cfg.train.snapshot_every % train["tick"]:
         train["snapshot_every"] = train["tick"] * max(1, cfg.train.snapshot_every // train["tick"])
     if "iterations" in train and "tick" not in train and cfg.train.tick > train["iterations"]:
@@ -119,21 +123,27 @@ def _add_train(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--no-eval", action="store_true", help="skip the final evaluation and traversal sheets")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--dist-backend", choices=["auto", "gloo", "nccl"], default="auto",
+                   help="under torchrun: process-group backend (auto = NCCL on GPUs, gloo on CPUs)")
     p.set_defaults(func=_train)
 
 
 def _train(args) -> int:
     from infogan.api import finish_run, train
+    from infogan.distributed import is_main_process
 
     if args.resume:
         result = train(resume=args.resume, progress=not args.no_progress,
-                       iterations=args.iterations)
+                       iterations=args.iterations, dist_backend=args.dist_backend)
     else:
         cfg = config_from_args(args)
         if args.dry_run:
             print(cfg.to_json())
             return 0
-        result = train(cfg, outdir=args.outdir, name=args.name, progress=not args.no_progress)
+        result = train(cfg, outdir=args.outdir, name=args.name, progress=not args.no_progress,
+                       dist_backend=args.dist_backend)
+    if not is_main_process():  # under torchrun, rank 0 alone reports, evaluates and writes sheets
+        return 0
     print(f"run folder: {result.run_dir} (step {result.step})")
     if result.stopped_early:
         print(f"stopped at step {result.step}; continue with: infogan train --resume {result.run_dir}")

@@ -99,7 +99,8 @@ class TrainConfig:
 
     Args:
         iterations: number of D+G updates (official MNIST schedule: 5,000 at batch 128).
-        batch_size: images per update (per process under torchrun; see README).
+        batch_size: images per update, all processes together: under torchrun each of N processes draws
+            batch_size / N, so the learning rates keep their meaning whatever the process count.
         tick: iterations between progress records (stats.jsonl, TensorBoard, sample grid).
         snapshot_every: iterations between snapshots + resume states (a multiple of ``tick``).
         seed: fixes every random number of the run.
@@ -108,6 +109,8 @@ class TrainConfig:
         device: "auto", "cpu", "cuda", "cuda:N".
         deterministic: use deterministic algorithms (bit-exact resume on CPU).
         nan_policy: "stop" on a non-finite loss, or "rollback" to the last snapshot with halved lrs.
+        sync_batchnorm: under torchrun, batch norm statistics span the global batch (SyncBatchNorm);
+            False keeps each process's own statistics.
     """
 
     iterations: int = 5000

@@ -78,6 +78,7 @@ class Trainer:
                                       **eng.adam_kwargs())
         self.opt_g = torch.optim.Adam(self.model.G.parameters(), lr=opt.lr_g, betas=(opt.beta1, opt.beta2),
                                       **eng.adam_kwargs())
+        eng.sync_gradients(self.opt_d, self.opt_g)  # DDP: gradients averaged over processes before each step
         if resume:
             self.opt_d.load_state_dict(self._state["opt_d"])
             self.opt_g.load_state_dict(self._state["opt_g"])
@@ -95,7 +96,7 @@ class Trainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         """One D phase and one G phase; returns detached loss tensors (not synchronised)."""
         spec, opt, eng = self.model.spec, self.config.optim, self.engine
-        batch = self.config.train.batch_size
+        batch = eng.local_batch(self.config.train.batch_size)  # this process's share of the global batch
         real = self.real_batch(batch)
         latent = spec.sample(batch, generator=self.gen_latent, device=eng.device)
         with eng.autocast():
@@ -137,7 +138,7 @@ class Trainer:
         t_tick, n_tick = time.perf_counter(), 0
         self.model.train()
         try:
-            while self.step < tc.iterations and not self._stop_requested:
+            while self.step < tc.iterations and not self._should_stop():
                 out = self.train_step()
                 self.step += 1
                 n_tick += 1
@@ -170,6 +171,12 @@ class Trainer:
         """Ask the loop to stop after the current step (it then writes a resume state)."""
         self._stop_requested = True
 
+    def _should_stop(self) -> bool:
+        # under DDP the processes agree on stopping at tick boundaries, so that all stop at the same step
+        if not self.engine.distributed:
+            return self._stop_requested
+        return self.step % self.config.train.tick == 0 and self.engine.any_true(self._stop_requested)
+
     # ----- ticks -------------------------------------------------------------------------------------
     def _accumulate(self, out: dict[str, torch.Tensor]) -> None:
         for key, value in out.items():
@@ -184,7 +191,7 @@ class Trainer:
         if not all(math.isfinite(x) for k in ("loss_d", "loss_g") for x in [host[k]]):
             self._non_finite(None)
         names = self.model.spec.code_names()
-        batch = self.config.train.batch_size * self.engine.world_size
+        batch = self.config.train.batch_size  # global: all processes together
         stats = {"step": self.step, "images": self.step * batch, "time_s": round(self.elapsed, 3),
                  "images_per_s": round(n * batch / max(seconds, 1e-9), 1),
                  **{k: round(v, 6) for k, v in host.items() if k != "info"},
@@ -238,30 +245,40 @@ class Trainer:
     # ----- snapshots and resume ----------------------------------------------------------------------
     def save(self) -> None:
         """Write the inference snapshot and the resume state (rank 0 only)."""
+        rng_ranks = self.engine.gather_object(self._rng_state())  # every process's generators, for resume
         if not self.engine.is_main:
             self.engine.barrier()
             return
         checkpoint.save_snapshot(self.model, self.run_dir / checkpoint.SNAPSHOT_NAME, config=self.config,
                                  step=self.step)
-        checkpoint.save_state(self.run_dir / checkpoint.STATE_NAME, self._state_dict())
+        checkpoint.save_state(self.run_dir / checkpoint.STATE_NAME, self._state_dict(rng_ranks))
         self.engine.barrier()
 
-    def _state_dict(self) -> dict:
+    def _state_dict(self, rng_ranks: list[dict] | None = None) -> dict:
         return {"step": self.step, "elapsed": self.elapsed, "config": self.config.to_json(),
                 "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 "opt_d": self.opt_d.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "rng": {"latent": self.gen_latent.get_state(), "data": self.gen_data.get_state(),
-                        "torch": torch.get_rng_state()},
+                "rng": self._rng_state(), "rng_ranks": rng_ranks or [self._rng_state()],
                 "world_size": self.engine.world_size}
+
+    def _rng_state(self) -> dict:
+        return {"latent": self.gen_latent.get_state(), "data": self.gen_data.get_state(),
+                "torch": torch.get_rng_state()}
 
     def _load_state(self) -> None:
         state = checkpoint.load_state(self.run_dir / checkpoint.STATE_NAME)
         checkpoint.load_weights(self.model, state["model"], source=str(self.run_dir / checkpoint.STATE_NAME))
         self.step, self.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
-        if state.get("world_size", 1) == self.engine.world_size:
-            self.gen_latent.set_state(state["rng"]["latent"])
-            self.gen_data.set_state(state["rng"]["data"])
-            torch.set_rng_state(state["rng"]["torch"])
+        eng = self.engine
+        if state.get("world_size", 1) == eng.world_size:  # each process continues its own random streams
+            rng = state.get("rng_ranks", [state["rng"]])[eng.rank]
+            self.gen_latent.set_state(rng["latent"])
+            self.gen_data.set_state(rng["data"])
+            torch.set_rng_state(rng["torch"])
+        else:  # N -> M processes: fresh streams per process, mixed with the step so step 0's are not replayed
+            base = (self.config.train.seed * 1_000_003 + self.step) * 1000 + 2 * eng.rank
+            self.gen_latent.manual_seed(base + 1)
+            self.gen_data.manual_seed(base + 2)
         self._state = state
         if self.engine.is_main:  # drop stats lines written after the state (they will be written again)
             path = self.run_dir / STATS_NAME

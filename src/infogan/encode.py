@@ -22,9 +22,9 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -85,7 +85,7 @@ def resolve_inputs(inputs: list[str], shape: tuple[int, int, int], *, data_dir=N
             if name not in DATASETS:
                 raise DataError(f"{text!r} is not an existing file or folder, nor a dataset "
                                 f"({', '.join(DATASETS)}, optionally with :train or :test); check the path")
-            c, h, w = shape
+            c, h, _ = shape
             sized = {} if name in ("mnist", "fashion-mnist", "svhn", "dsprites") else {"image_size": h, "channels": c}
             data = load_dataset(name, split=split or DEFAULT_SPLIT, data_dir=data_dir, **sized)
             if tuple(data.images.shape[1:]) != tuple(shape):
@@ -285,13 +285,18 @@ def _encode_command(args: argparse.Namespace) -> int:
     def report(file: str, reason: str) -> None:
         print(f"infogan: skipped {file}: {reason}", file=sys.stderr)
 
-    options = dict(fmt=fmt, cluster_dir=args.cluster_dir, cluster_code=args.cluster_code, link=args.link,
-                   crop=args.crop, batch_size=args.batch_size, data_dir=args.data_dir, on_skip=report)
+    options = {"fmt": fmt, "cluster_dir": args.cluster_dir, "cluster_code": args.cluster_code, "link": args.link,
+               "crop": args.crop, "batch_size": args.batch_size, "data_dir": args.data_dir, "on_skip": report}
     if args.out:
         with atomic_path(args.out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
             summary = encode_inputs(model, args.inputs, fh, **options)
     else:
-        summary = encode_inputs(model, args.inputs, sys.stdout, **options)
+        try:
+            summary = encode_inputs(model, args.inputs, sys.stdout, **options)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: stop quietly, as Unix tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     where = f" -> {args.out}" if args.out else ""
     print(f"infogan: encoded {summary.encoded} image(s), skipped {len(summary.skipped)}{where}", file=sys.stderr)
     if args.cluster_dir:

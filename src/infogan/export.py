@@ -107,6 +107,8 @@ def export_model(model: InfoGAN, outdir: str | os.PathLike, *, fmt: str = "onnx"
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
+        raise ConfigError(f"--tolerance must be a number >= 0, got {tolerance!r}")
     spec = model.spec
     if spec.noise.dim == 0 or not spec.codes:
         raise ConfigError(f"export needs a model with noise and at least one code; this one is {spec.describe()}")
@@ -192,7 +194,9 @@ def _run(fmt: str, path: Path, feeds: dict[str, torch.Tensor]) -> list[torch.Ten
     """Load an export back from disk and run it on ``feeds`` (a batch other than the traced one's size)."""
     feeds = {k: v[: CHECK_BATCH - 3] for k, v in feeds.items()}  # a new batch size exercises the dynamic axis
     if fmt == "torchscript":
-        out = torch.jit.load(str(path))(*feeds.values())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated upstream, still supported
+            out = torch.jit.load(str(path))(*feeds.values())
         return [o.detach() for o in (out if isinstance(out, tuple) else (out,))]
     import onnxruntime as ort
 

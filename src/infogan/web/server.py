@@ -85,16 +85,16 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the page sends a request per slider move
     server_version = "infogan-explorer"
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server dispatches on these method names
         self._dispatch(self._get)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch(self._post)
 
     def _refuse_method(self) -> None:
         self._dispatch(self._not_allowed)
 
-    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _refuse_method  # noqa: N815
+    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _refuse_method
 
     def _not_allowed(self) -> None:
         raise RequestError(405, f"method {self.command} is not allowed; the explorer answers GET and POST")
@@ -173,7 +173,7 @@ class Handler(BaseHTTPRequestHandler):
     def _send_json(self, data: dict, status: int = HTTPStatus.OK) -> None:
         self._send(json.dumps(data).encode(), "application/json", status)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args) -> None:  # http.server's signature
         if self.server.verbose:
             super().log_message(format, *args)
 

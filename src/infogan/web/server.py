@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 import webbrowser
 from http import HTTPStatus
@@ -22,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+import torch
 
 from infogan.errors import ConfigError
 from infogan.models import InfoGAN
@@ -83,6 +86,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server: ExplorerServer
     protocol_version = "HTTP/1.1"  # keep-alive: the page sends a request per slider move
+    disable_nagle_algorithm = True  # headers and body go out in two writes: Nagle + delayed ACK add ~40 ms
     server_version = "infogan-explorer"
 
     def do_GET(self) -> None:  # http.server dispatches on these method names
@@ -179,7 +183,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(model: InfoGAN, *, port: int = 0, open_browser: bool = True, span: float = 2.0,
-          verbose: bool = False, echo=print) -> None:
+          threads: int | None = None, verbose: bool = False, echo=print) -> None:
     """Run the explorer until interrupted.
 
     Args:
@@ -187,13 +191,19 @@ def serve(model: InfoGAN, *, port: int = 0, open_browser: bool = True, span: flo
         port: TCP port on 127.0.0.1 (0: a free one).
         open_browser: open the page with :func:`webbrowser.open`.
         span: continuous sliders cover [-span, span].
+        threads: torch CPU threads for this process (None: torch's default, one per core).
         verbose: log requests.
         echo: where the URL is printed.
     """
     if not (isinstance(span, (int, float)) and 0 < span <= 10):
         raise ConfigError(f"--span must be in (0, 10], got {span!r}")
+    if threads is not None:
+        if not (isinstance(threads, int) and threads >= 1):
+            raise ConfigError(f"--threads must be an integer >= 1, got {threads!r}")
+        torch.set_num_threads(threads)  # process-wide: leaves cores to other work on a shared machine
     server = ExplorerServer(Explorer(model, span=span), port=port, verbose=verbose)
     echo(f"latent explorer at {server.url} (Ctrl-C stops it)")
+    sys.stdout.flush()  # the URL must reach a pipe or log now, not when the server stops
     if open_browser:
         webbrowser.open(server.url)
     try:
@@ -210,6 +220,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the URL without opening a browser")
     p.add_argument("--span", type=float, default=2.0, help="continuous sliders cover [-span, span] (default 2)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
     p.add_argument("--verbose", action="store_true", help="log every request")
     p.set_defaults(func=_explore_command)
 
@@ -218,5 +229,6 @@ def _explore_command(args: argparse.Namespace) -> int:
     from infogan import checkpoint
 
     model = checkpoint.load(args.run)
-    serve(model, port=args.port, open_browser=not args.no_browser, span=args.span, verbose=args.verbose)
+    serve(model, port=args.port, open_browser=not args.no_browser, span=args.span, threads=args.threads,
+          verbose=args.verbose)
     return 0

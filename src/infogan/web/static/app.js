@@ -50,7 +50,7 @@ const refreshTraversal = makeLoader($("traversal"), () => `/api/traversal?${quer
 
 function refresh() {
   refreshImage();
-  refreshTraversal();
+  if (state.selected) refreshTraversal();
 }
 
 function showError(message, id = "error") {
@@ -79,7 +79,8 @@ function buildControls() {
     select.add(new Option(code.name, code.name));
   }
   select.addEventListener("change", () => select_(select.value));
-  select_(state.model.codes[0].name);
+  if (state.model.codes.length) select_(state.model.codes[0].name);
+  else $("traversal-panel").hidden = true;  // a noise-only model has nothing to traverse
 }
 
 function picker(code) {

@@ -58,7 +58,7 @@ class ExplorerServer(ThreadingHTTPServer):
             raise ConfigError(f"--port must be in 0..65535 (0 picks a free port), got {port!r}")
         self.explorer = explorer
         self.verbose = verbose
-        self._static = {path: (resources.files("infogan.web").joinpath("static", name).read_bytes(), ctype)
+        self.static = {path: (resources.files("infogan.web").joinpath("static", name).read_bytes(), ctype)
                         for path, (name, ctype) in STATIC.items()}
         try:
             super().__init__((HOST, port), Handler)
@@ -88,6 +88,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the page sends a request per slider move
     disable_nagle_algorithm = True  # headers and body go out in two writes: Nagle + delayed ACK add ~40 ms
     server_version = "infogan-explorer"
+    timeout = 60  # seconds a connection may sit idle or trickle a body before its thread gives it up
 
     def do_GET(self) -> None:  # http.server dispatches on these method names
         self._dispatch(self._get)
@@ -122,10 +123,10 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = parse_qs(parts.query, keep_blank_values=True)
         explorer = self.server.explorer
-        if parts.path in self.server._static:
+        if parts.path in self.server.static:
             if query:
                 raise RequestError(400, f"{parts.path} takes no parameters")
-            body, ctype = self.server._static[parts.path]
+            body, ctype = self.server.static[parts.path]
             self._send(body, ctype)
         elif parts.path == "/api/model":
             self._send_json(explorer.describe())
@@ -144,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
     def _post(self) -> None:
         parts = urlsplit(self.path)
         if parts.path != "/api/encode":
-            known = parts.path in self.server._static or parts.path in ("/api/model", "/api/generate",
+            known = parts.path in self.server.static or parts.path in ("/api/model", "/api/generate",
                                                                         "/api/traversal")
             raise RequestError(405 if known else 404, f"POST is only accepted at /api/encode, not {parts.path!r}")
         if parts.query:

@@ -71,6 +71,17 @@ def register_preset(name: str, factory: Callable[[], RunConfig]) -> None:
     PRESETS[name] = factory
 
 
+def _register_paper_presets() -> None:
+    """SVHN, CelebA, 3D Faces, 3D Chairs and Fashion-MNIST (``infogan.presets_paper``)."""
+    from infogan.presets_paper import PAPER_PRESETS
+
+    for name, factory in PAPER_PRESETS.items():
+        register_preset(name, factory)
+
+
+_register_paper_presets()
+
+
 def get_preset(name: str) -> RunConfig:
     """The preset's config; unknown names raise a ConfigError listing the known ones."""
     if name not in PRESETS:

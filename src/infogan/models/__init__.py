@@ -7,12 +7,18 @@ from typing import Callable
 from infogan.config import ModelConfig
 from infogan.errors import ConfigError
 from infogan.models.base import Discriminator, InfoGAN
-from infogan.models.layers import init_weights
+from infogan.models.chairs import build_chairs
 from infogan.models.dsprites import build_dsprites
+from infogan.models.faces import build_faces
+from infogan.models.layers import init_weights
 from infogan.models.mnist import build_mnist
+from infogan.models.svhn import build_svhn
 
 ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
-    "mnist": build_mnist,
+    "mnist": build_mnist,  # Table 1 (MNIST, Fashion-MNIST)
+    "svhn": build_svhn,  # Tables 2 and 3 (SVHN, CelebA)
+    "faces": build_faces,  # Table 4 (3D Faces)
+    "chairs": build_chairs,  # Table 6 (3D Chairs)
     "dsprites": build_dsprites,
 }
 

@@ -68,11 +68,12 @@ def test_measures_accept_uint8_and_float_layouts_and_mark_blank_images():
 
 def test_sweep_correlations_and_summary():
     values = np.linspace(-2, 2, 5)
-    rows = np.stack([values * 3, -values, np.ones(5), [np.nan, 1, 2, 3, 4]])
+    rows = np.stack([values * 3, -values, np.ones(5), [np.nan, 1, 2, 3, 4], [np.nan, 1, np.nan, 3, np.nan]])
     rho = sweep_correlations(values, rows)
-    assert rho[0] == pytest.approx(1.0) and rho[1] == pytest.approx(-1.0) and np.isnan(rho[2:]).all()
+    assert rho[0] == pytest.approx(1.0) and rho[1] == pytest.approx(-1.0) and rho[3] == pytest.approx(1.0)
+    assert np.isnan(rho[2]) and np.isnan(rho[4])  # constant; fewer than 3 defined steps
     s = summarise(rho)
-    assert s["valid"] == 2 and s["rho_mean"] == pytest.approx(0.0) and s["abs_rho_mean"] == pytest.approx(1.0)
+    assert s["valid"] == 3 and s["rho_mean"] == pytest.approx(1 / 3) and s["abs_rho_mean"] == pytest.approx(1.0)
     assert summarise(np.array([np.nan]))["rho_mean"] is None
     assert protocol_name(200, 9) == "code_attributes_200x9" and protocol_name(50, 9, 1.0).endswith("_span1")
 
@@ -120,3 +121,27 @@ def test_code_sweep_validates_its_arguments():
         code_attribute_correlation(model, draws=1)
     with pytest.raises(ConfigError, match="unknown attribute"):
         code_attribute_correlation(model, attributes=("rotation",))
+
+
+@pytest.mark.realdata
+def test_measures_follow_known_transformations_of_real_mnist_digits():
+    from scipy import ndimage
+
+    from infogan.data import load_dataset
+
+    digits = load_dataset("mnist", split="test").images[:100, 0].numpy().astype(np.float64) / 255  # (100, 28, 28)
+    c = 13.5
+
+    def lean(img, angle):  # shear so that the top moves right by tan(angle) per row above the centre
+        t = math.tan(math.radians(angle))
+        return ndimage.affine_transform(img, [[1, 0], [t, 1]], offset=[0, -t * c], order=1)
+
+    base = np.tan(np.radians(slant(digits)))
+    for angle in (-20, 20):
+        shift = np.tan(np.radians(slant(np.stack([lean(d, angle) for d in digits])))) - base
+        assert np.median(shift) == pytest.approx(math.tan(math.radians(angle)), abs=0.03)
+    bold = np.stack([ndimage.grey_dilation(d, size=(2, 2)) for d in digits])
+    assert np.mean(thickness(bold) > thickness(digits)) > 0.9 and np.all(ink(bold) > ink(digits))
+    wide = np.stack([ndimage.affine_transform(d, [[1, 0], [0, 1 / 1.3]], offset=[0, c - c / 1.3], order=1)
+                     for d in digits])
+    assert np.median(width(wide) / width(digits)) == pytest.approx(1.3, abs=0.05)

@@ -46,7 +46,7 @@ def test_reproduce_trains_reports_and_skips_finished_seeds(config_file, tmp_path
     assert "2 InfoGAN run(s) (seeds 0, 1) and 2 GAN-baseline run(s) (seeds 0, 1)" in md
 
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/*") if p.is_file() and p.parent.name != "report"}
-    assert reproduce(config_file, out) == 0
+    assert reproduce(config_file, out, "--no-report") == 0  # the report's reuse is tested in test_report.py
     text = capsys.readouterr().out
     assert all(f"{name}: finished at step" in text for name in names) and "training" not in text
     after = {p: p.stat().st_mtime_ns for p in out.glob("*/*") if p.is_file() and p in before}
@@ -66,10 +66,11 @@ def test_reproduce_resumes_an_interrupted_run(config_file, tmp_path, capsys, mon
     assert "fake-seed0: stopped at step 2; run the same command again" in capsys.readouterr().out
     assert not (out / "report").exists()
     monkeypatch.setattr(Trainer, "save", save)
-    assert reproduce(config_file, out, "--seeds", "1", "--baseline-iterations", "0") == 0
+    assert reproduce(config_file, out, "--seeds", "1", "--baseline-iterations", "0", "--no-report") == 0
     assert "fake-seed0: resuming from step 2" in capsys.readouterr().out
     assert [r["step"] for r in read_jsonl(out / "fake-seed0" / "stats.jsonl")] == [2, 4]
-    assert (out / "report" / "report.html").is_file()
+    sessions = json.loads((out / "fake-seed0" / "machine.json").read_text())["sessions"]
+    assert [(s["from_step"], s["to_step"]) for s in sessions] == [(0, 2), (2, 4)]
 
 
 def test_reproduce_restarts_a_run_without_snapshot_and_refuses_a_changed_config(config_file, tmp_path, capsys):

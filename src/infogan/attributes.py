@@ -26,7 +26,7 @@ from scipy import ndimage, stats
 
 from infogan.errors import ConfigError
 
-INK_THRESHOLD = 0.5  # a pixel is stroke when its intensity is at least half of full ink
+INK_THRESHOLD = 0.5  # a pixel is stroke when at least half as bright as the image's brightest pixel
 STRONG = 0.5  # |mean Spearman rho| from which a code is said to control an attribute
 
 
@@ -110,7 +110,9 @@ def ink(images) -> np.ndarray:
 def thickness(images) -> np.ndarray:
     """Stroke thickness in pixels from the Euclidean distance transform of the stroke.
 
-    The stroke is the set of pixels with intensity >= 0.5. Its distance transform (scipy.ndimage) peaks
+    The stroke is the set of pixels at least half as bright as the brightest one (for MNIST-like images,
+    intensity >= 0.5; relative, so that faint generated glyphs are measured too). Its distance transform
+    (scipy.ndimage) peaks
     on the stroke's centre line, where it equals half the local thickness plus half a pixel; the
     measure is ``2 * mean(distance on the ridge) - 1`` over ridge pixels (local maxima in a 3x3
     window). A one-pixel line measures 1, a bar of odd width w measures w.
@@ -118,14 +120,15 @@ def thickness(images) -> np.ndarray:
     Args:
         images: as for :func:`slant`.
     Returns:
-        (N,) float array, NaN for images without a stroke pixel.
+        (N,) float array, NaN for blank images.
     """
     x = _as_float(images)
     out = np.full(len(x), np.nan)
     for i, img in enumerate(x):  # scipy's distance transform works on one image at a time
-        mask = img >= INK_THRESHOLD
-        if not mask.any():
+        peak = img.max()
+        if peak <= 0:
             continue
+        mask = img >= INK_THRESHOLD * peak
         dist = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]  # pad: the border is background
         ridge = mask & (dist >= ndimage.maximum_filter(dist, size=3))
         out[i] = 2.0 * dist[ridge].mean() - 1.0
@@ -171,14 +174,16 @@ def sweep_correlations(values: np.ndarray, attribute: np.ndarray) -> np.ndarray:
         values: (S,) code values of the sweep.
         attribute: (D, S) attribute of each draw at each sweep step.
     Returns:
-        (D,) rho per draw; NaN where the attribute is constant or undefined along the sweep.
+        (D,) rho per draw, over the steps where the attribute is defined (a blank image has no slant);
+        NaN where fewer than 3 steps are defined or the attribute is constant along the sweep.
     """
     out = np.full(attribute.shape[0], np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant sweeps: scipy warns and returns NaN, which we keep
         for d, row in enumerate(attribute):
-            if np.isfinite(row).all():
-                out[d] = stats.spearmanr(values, row).statistic
+            ok = np.isfinite(row)
+            if ok.sum() >= 3:
+                out[d] = stats.spearmanr(values[ok], row[ok]).statistic
     return out
 
 

@@ -80,8 +80,9 @@ def accuracy_strip(seeds: Sequence[int], accuracies: Sequence[float], path, *, p
     fig, (ax,) = _figure(5.0, 2.6)
     acc = 100 * np.asarray(accuracies)
     ax.scatter(acc, np.zeros_like(acc), s=60, color=COLOURS["InfoGAN"], zorder=3, label="one seed")
-    for s, a in zip(seeds, acc):
-        ax.annotate(f"seed {s}", (a, 0), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+    for i, (s, a) in enumerate(zip(seeds, acc)):  # labels staggered so that close seeds stay readable
+        ax.annotate(f"seed {s}", (a, 0), textcoords="offset points", xytext=(0, 8 + 11 * (i % 4)), ha="center",
+                    fontsize=8)
     ax.axvline(acc.mean(), color=COLOURS["InfoGAN"], linewidth=1, label=f"mean {acc.mean():.2f}%")
     ax.axvline(100 * paper, color="black", linestyle="--", linewidth=1, label=f"paper {100 * paper:.0f}%")
     ax.set_yticks([])

@@ -8,13 +8,26 @@ import pytest
 import torch
 from torch import nn
 
-from infogan.attributes import (code_attribute_correlation, ink, measure, protocol_name, slant, summarise,
-                                sweep_correlations, thickness, width)
+from infogan.attributes import (
+    code_attribute_correlation,
+    ink,
+    measure,
+    protocol_name,
+    slant,
+    summarise,
+    sweep_correlations,
+    thickness,
+    width,
+)
 from infogan.codes import parse_latent
 from infogan.config import ModelConfig
 from infogan.errors import ConfigError
 from infogan.models.base import Discriminator, InfoGAN
 from infogan.report.analysis import claim_verdicts, strongest_controls
+
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
 
 
 def bar(angle: float, w: float, *, length: float = 16, size: int = 28, soft: bool = False) -> np.ndarray:
@@ -23,9 +36,8 @@ def bar(angle: float, w: float, *, length: float = 16, size: int = 28, soft: boo
     t = math.radians(angle)
     along = xx * math.sin(t) - yy * math.cos(t)
     across = -xx * math.cos(t) - yy * math.sin(t)
-    if soft:
-        sig = lambda v: 1 / (1 + np.exp(-4 * v))  # noqa: E731
-        return sig(w / 2 - np.abs(across)) * sig(length / 2 - np.abs(along))
+    if soft:  # edges blurred over about a pixel, like generated digits
+        return _sigmoid(4 * (w / 2 - np.abs(across))) * _sigmoid(4 * (length / 2 - np.abs(along)))
     return ((np.abs(along) <= length / 2) & (np.abs(across) <= w / 2)).astype(np.uint8) * 255
 
 

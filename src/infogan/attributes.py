@@ -18,7 +18,7 @@ This module turns that into numbers:
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
     Row index y grows downwards, column index x to the right. Blank images give NaN moments.
     """
-    n, h, w = x.shape
+    _, h, w = x.shape
     ys, xs = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
     mass = x.sum(axis=(1, 2))  # (N,)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -195,7 +195,7 @@ def summarise(rho: np.ndarray) -> dict:
     mean = float(valid.mean())
     return {"rho_mean": mean, "rho_sd": float(valid.std(ddof=1)) if len(valid) > 1 else 0.0,
             "abs_rho_mean": float(np.abs(valid).mean()),
-            "sign_agreement": float(np.mean(np.sign(valid) == (np.sign(mean) or 1.0))), "valid": int(len(valid))}
+            "sign_agreement": float(np.mean(np.sign(valid) == (np.sign(mean) or 1.0))), "valid": len(valid)}
 
 
 @torch.no_grad()

@@ -4,7 +4,7 @@ seeds, accuracy summaries, merged and split digits, and verdicts on the paper's 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def summary(values: Sequence[float]) -> dict:
     x = np.asarray(values, dtype=np.float64)
     if not len(x):
         return {"n": 0, "mean": None, "sd": None, "min": None, "max": None}
-    return {"n": int(len(x)), "mean": float(x.mean()), "sd": float(x.std(ddof=1)) if len(x) > 1 else None,
+    return {"n": len(x), "mean": float(x.mean()), "sd": float(x.std(ddof=1)) if len(x) > 1 else None,
             "min": float(x.min()), "max": float(x.max())}
 
 

@@ -15,8 +15,8 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -120,8 +120,8 @@ def _summary(records: Sequence[RunRecord], numbers: dict) -> list:
     """The headline bullets at the top of the report."""
     infogan = [r for r in records if not r.baseline]
     baseline = [r for r in records if r.baseline]
-    lines = [f"{len(infogan)} InfoGAN run(s) (seeds {', '.join(str(r.seed) for r in infogan) or '-'}) and "
-             f"{len(baseline)} GAN-baseline run(s) (seeds {', '.join(str(r.seed) for r in baseline) or '-'})."]
+    lines = [(f"{len(infogan)} InfoGAN run(s) (seeds {', '.join(str(r.seed) for r in infogan) or '-'}) and "
+              f"{len(baseline)} GAN-baseline run(s) (seeds {', '.join(str(r.seed) for r in baseline) or '-'}).")]
     if c := numbers.get("classifier"):
         acc = c["accuracy"]
         sd = f", sd {100 * acc['sd']:.2f} points" if acc["sd"] is not None else ""

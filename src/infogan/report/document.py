@@ -41,6 +41,13 @@ class Image:
 
 
 @dataclass
+class Gallery:
+    """Images shown side by side in HTML (one after the other in Markdown)."""
+
+    images: list[Image]
+
+
+@dataclass
 class Code:
     """A preformatted block (a config): shown folded in HTML; linked (``link``) or inlined in Markdown."""
 
@@ -80,6 +87,8 @@ def _md_block(block) -> str:
     if isinstance(block, Image):
         alt = block.caption.replace("[", "\\[").replace("]", "\\]")
         return f"![{alt}]({block.path})\n\n*{block.caption}*"
+    if isinstance(block, Gallery):
+        return "\n\n".join(_md_block(image) for image in block.images)
     if isinstance(block, Code):
         if block.link:
             return f"- {block.summary}: [{block.link}]({block.link})"
@@ -104,6 +113,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } figcaption { font-size: 0.9em; color: #555; max-width: 900px; }
 img { max-width: 100%; image-rendering: pixelated; border: 1px solid #eee; }
+.gallery { display: flex; flex-wrap: wrap; gap: 1em; } .gallery figure { flex: 1 1 30%; max-width: 32%; }
 code, pre { background: #f6f6f6; } pre { padding: 0.6em; overflow-x: auto; font-size: 0.8em; }
 """
 
@@ -126,6 +136,8 @@ def _html_block(block, root: Path) -> str:
         data = base64.b64encode((root / block.path).read_bytes()).decode("ascii")
         return (f'<figure><img alt="{html.escape(block.caption)}" src="data:image/png;base64,{data}">'
                 f"<figcaption>{_inline(block.caption)}</figcaption></figure>")
+    if isinstance(block, Gallery):
+        return '<div class="gallery">' + "".join(_html_block(image, root) for image in block.images) + "</div>"
     if isinstance(block, Code):
         return f"<details><summary>{_inline(block.summary)}</summary><pre>{html.escape(block.text)}</pre></details>"
     raise TypeError(f"unknown block {block!r}")

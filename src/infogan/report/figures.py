@@ -4,8 +4,8 @@ no backend switch in the caller's process). Each function takes plain data and w
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

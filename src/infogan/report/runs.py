@@ -12,9 +12,9 @@ import json
 import os
 import platform
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from infogan.config import RunConfig
 from infogan.errors import ConfigError
@@ -125,7 +125,7 @@ def machine_info() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
-        if m := re.search(r"^model name\s*:\s*(.+)$", text, re.M):
+        if m := re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE):
             cpu = m.group(1).strip()
     except OSError:
         pass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from infogan.attributes import ATTRIBUTES, DEFAULT_ATTRIBUTES, STRONG
 from infogan.report import analysis, figures
-from infogan.report.document import Bullets, Code, Image, Section, Table, Text
+from infogan.report.document import Bullets, Code, Gallery, Image, Section, Table, Text
 from infogan.report.runs import RunRecord, describe_machine
 
 LOSS_KEYS = ("gan_d", "gan_g", "d_real", "d_fake")
@@ -47,7 +47,8 @@ def _num(x: float | None, digits: int = 4) -> str:
 
 
 def _band(runs: list[RunRecord], key: str, horizon: int | None = None) -> dict:
-    return {**analysis.curve_band([r.stats for r in runs], key, horizon=horizon), "n": len(runs)}
+    stats = [r.stats for r in runs if r.stats]  # a run without a tick yet would empty the common steps
+    return {**analysis.curve_band(stats, key, horizon=horizon), "n": len(stats)}
 
 
 def figure1(results: list[RunResult], out: Path, numbers: dict) -> Section:
@@ -105,10 +106,9 @@ def figure2(results: list[RunResult]) -> Section:
                                "columns, one row per category of the first categorical code, the noise fixed; the "
                                "categorical code's sheet has one column per category and one row per noise draw."))
     for r in results:
-        if r.run.baseline:
-            continue
-        for code, path, caption in r.traversals:
-            section.blocks.append(Image(path, f"{r.run.name} (seed {r.run.seed}), {code}: {caption}"))
+        if r.traversals:
+            section.blocks.append(Gallery([Image(path, f"{r.run.name} (seed {r.run.seed}), {code}: {caption}")
+                                           for code, path, caption in r.traversals]))
     if len(section.blocks) == 1:
         section.blocks.append(Text("No InfoGAN snapshot to draw from."))
     return section
@@ -221,9 +221,8 @@ def samples(results: list[RunResult]) -> Section:
     section = Section("Samples")
     section.blocks.append(Text("100 samples from each snapshot (seed 0 of the prior); with a categorical code, row r "
                                "shows its category r with the same noise and continuous codes in every row."))
-    for r in results:
-        if r.samples:
-            section.blocks.append(Image(r.samples, f"{r.run.name} ({r.run.label}, seed {r.run.seed}, step {r.step})"))
+    section.blocks.append(Gallery([Image(r.samples, f"{r.run.name} ({r.run.label}, seed {r.run.seed}, step {r.step})")
+                                   for r in results if r.samples]))
     return section
 
 
@@ -258,14 +257,17 @@ def runs_table(results: list[RunResult], configs: dict[str, str], built_on: dict
     for r in results:
         run, last = r.run, (r.run.stats[-1] if r.run.stats else {})
         machines = sorted({describe_machine(s["machine"]) for s in run.machine if "machine" in s})
+        sessions = sum(s.get("wall_s", 0.0) for s in run.machine)
         rows.append([run.name, run.label, str(run.seed), f"{last.get('step', 0)}/{run.config.train.iterations}",
                      str(run.config.train.batch_size), str(last.get("images", 0)),
                      "-" if run.wall_s is None else f"{run.wall_s / 60:.1f} min",
+                     f"{sessions / 60:.1f} min" if run.machine else "-",
                      str(last.get("images_per_s", "-")), "; ".join(machines) or "not recorded"])
     section.blocks.append(Table(["run", "kind", "seed", "iterations", "batch", "images seen", "training time",
-                                 "images/s (last tick)", "machine"], rows))
+                                 "session wall time", "images/s (last tick)", "machine"], rows))
     section.blocks.append(Text(f"Report built on {date} on {describe_machine(built_on)}. Training time is the "
-                               "trainer's own clock (time_s of the last tick, evaluation and snapshots excluded)."))
+                               "trainer's own clock (time_s of the last tick); session wall time adds start-up, "
+                               "snapshots and sample grids (machine.json, runs made by `infogan reproduce`)."))
     for name, text in configs.items():
         section.blocks.append(Code(text, f"config of {name}", link=f"configs/{name}.json"))
     return section

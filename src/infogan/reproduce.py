@@ -17,9 +17,9 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from infogan import checkpoint
 from infogan.config import RunConfig

@@ -136,9 +136,19 @@ def write_traversals(run: str | os.PathLike, *, outdir: str | os.PathLike | None
 
 
 def finish_run(run_dir: str | os.PathLike, *, echo: Callable[[str], None] = print) -> dict:
-    """After training: evaluate what applies, write traversal sheets, and print both."""
-    results = evaluate_run(run_dir)
-    echo(format_results(results))
+    """After training: evaluate what applies, write traversal sheets, and print both.
+
+    A missing evaluation split (e.g. a test set that cannot be downloaded here) does not fail a finished
+    training: it is reported and the traversal sheets are still written.
+    """
+    from infogan.errors import DataError
+
+    try:
+        results = evaluate_run(run_dir)
+        echo(format_results(results))
+    except DataError as exc:
+        results = {}
+        echo(f"evaluation skipped: {exc}")
     for path in write_traversals(run_dir):
         echo(f"traversal sheet: {path}")
     return results

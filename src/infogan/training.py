@@ -13,8 +13,11 @@ Losses are accumulated on the device and read on ticks only: no host synchronisa
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +28,17 @@ from infogan import checkpoint, losses
 from infogan.config import RunConfig
 from infogan.data.base import ImageData
 from infogan.engine import Engine
-from infogan.errors import TrainingError
+from infogan.errors import CheckpointError, TrainingError
 from infogan.io import append_jsonl, atomic_write_text, read_jsonl
 from infogan.models import InfoGAN, build_model
 from infogan.runs import STATS_NAME
 from infogan.sampling import to_model_range
+
+MAX_ROLLBACKS = 3  # nan_policy "rollback": give up after this many (learning rates then at 1/8)
+
+
+class NonFiniteError(TrainingError):
+    """A non-finite loss, gradient or weight; the message names the step and the values."""
 
 
 @dataclass
@@ -62,13 +71,17 @@ class Trainer:
         eng = self.engine
         if tuple(data.shape) != tuple(config.model.image_shape):
             raise TrainingError(f"dataset images are {data.shape} but the model expects "
-                                f"{config.model.image_shape}; pick the matching preset or --image-size")
+                                f"{config.model.image_shape}; pick the preset made for this dataset (see docs/experiments.md)")
         torch.manual_seed(tc.seed + eng.rank)
         self.model: InfoGAN = build_model(config.model).to(eng.device)
+        if eng.is_main:  # fail now, not at the first snapshot, when the disk cannot hold one
+            checkpoint.check_free_space(self.run_dir, self.model)
         self.images = eng.to_device_data(data.images)  # (N, C, H, W) uint8, resident on the device
         self.gen_latent = torch.Generator(eng.device).manual_seed(tc.seed * 1000 + 2 * eng.rank + 1)
         self.gen_data = torch.Generator(eng.device).manual_seed(tc.seed * 1000 + 2 * eng.rank + 2)
         self.step, self.elapsed = 0, 0.0
+        self.rollbacks, self.resume_note = 0, ""
+        self._state = None
         if resume:
             self._load_state()
         self.G, self.D = eng.wrap(self.model)
@@ -79,10 +92,9 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.model.G.parameters(), lr=opt.lr_g, betas=(opt.beta1, opt.beta2),
                                       **eng.adam_kwargs())
         eng.sync_gradients(self.opt_d, self.opt_g)  # DDP: gradients averaged over processes before each step
-        if resume:
-            self.opt_d.load_state_dict(self._state["opt_d"])
-            self.opt_g.load_state_dict(self._state["opt_g"])
-            del self._state
+        if self._state is not None:
+            self._restore_optimizers(self._state)
+        self._state = None
         self.fixed_latent = self.model.spec.sample(100, generator=torch.Generator().manual_seed(1234))
         self._stop_requested = False
         self._acc: dict[str, torch.Tensor] = {}
@@ -138,33 +150,50 @@ class Trainer:
         t_tick, n_tick = time.perf_counter(), 0
         self.model.train()
         try:
+            if tc.nan_policy == "rollback" and self.step == 0:
+                self.save()  # something to roll back to before the first snapshot
             while self.step < tc.iterations and not self._should_stop():
-                out = self.train_step()
-                self.step += 1
-                n_tick += 1
-                self._accumulate(out)
-                if eng.check_every_step and not torch.isfinite(out["loss_d"] + out["loss_g"]):
-                    self._non_finite(out)
-                if bar is not None:
-                    bar.update(1)
-                if self.step % tc.tick == 0 or self.step == tc.iterations:
-                    now = time.perf_counter()
-                    self.elapsed += now - t_tick
-                    last_stats = self._tick(n_tick, now - t_tick, writer, bar)
+                try:
+                    out = self.train_step()
+                    self.step += 1
+                    n_tick += 1
+                    self._accumulate(out)
+                    if eng.check_every_step:
+                        self._check_step(out)
+                    if bar is not None:
+                        bar.update(1)
+                    if self.step % tc.tick == 0 or self.step == tc.iterations:
+                        now = time.perf_counter()
+                        self.elapsed += now - t_tick
+                        last_stats = self._tick(n_tick, now - t_tick, writer, bar)
+                        t_tick, n_tick = time.perf_counter(), 0
+                        if self.step % tc.snapshot_every == 0 or self.step == tc.iterations:
+                            self.save()
+                            t_tick = time.perf_counter()
+                except NonFiniteError as exc:
+                    self._roll_back(exc)  # re-raised unless nan_policy is "rollback" with tries left
+                    if writer is not None:  # reopen: TensorBoard drops the events after the restored step
+                        writer.close()
+                        writer = self._tensorboard()
+                    if bar is not None:
+                        bar.n = self.step
+                        bar.refresh()
                     t_tick, n_tick = time.perf_counter(), 0
-                    if self.step % tc.snapshot_every == 0 or self.step == tc.iterations:
-                        self.save()
-                        t_tick = time.perf_counter()
             stopped = self.step < tc.iterations
             if stopped:  # SIGINT/SIGTERM: leave a resume state at the current step
                 self._acc = {}
                 self.save()
+        except OSError as exc:  # a write outside infogan.io (TensorBoard, a PNG encoder) hit a full disk
+            raise TrainingError(f"cannot write in {self.run_dir}: {exc.strerror or exc}; the last snapshot "
+                                f"and state are intact. Free some space, then 'infogan train --resume "
+                                f"{self.run_dir}'") from None
         finally:
             self._restore_signal_handlers(handlers)
             if bar is not None:
                 bar.close()
             if writer is not None:
-                writer.close()
+                with contextlib.suppress(OSError):  # a full disk must not hide the error being raised
+                    writer.close()
         return TrainResult(self.run_dir, self.step, stopped, last_stats)
 
     def request_stop(self) -> None:
@@ -172,10 +201,14 @@ class Trainer:
         self._stop_requested = True
 
     def _should_stop(self) -> bool:
-        # under DDP the processes agree on stopping at tick boundaries, so that all stop at the same step
-        if not self.engine.distributed:
+        # under DDP the processes agree on stopping, so that all stop at the same step: every step on CPUs
+        # (a tiny all_reduce; torchrun kills workers 30 s after forwarding SIGTERM), on ticks on GPUs
+        # (reading the flag is a host sync)
+        eng = self.engine
+        if not eng.distributed:
             return self._stop_requested
-        return self.step % self.config.train.tick == 0 and self.engine.any_true(self._stop_requested)
+        due = eng.device.type == "cpu" or self.step % self.config.train.tick == 0
+        return due and eng.any_true(self._stop_requested)
 
     # ----- ticks -------------------------------------------------------------------------------------
     def _accumulate(self, out: dict[str, torch.Tensor]) -> None:
@@ -189,7 +222,7 @@ class Trainer:
         self._acc = {}
         host = {k: v.tolist() for k, v in means.items()}  # the one host sync of the tick
         if not all(math.isfinite(x) for k in ("loss_d", "loss_g") for x in [host[k]]):
-            self._non_finite(None)
+            self._non_finite("loss", host)
         names = self.model.spec.code_names()
         batch = self.config.train.batch_size  # global: all processes together
         stats = {"step": self.step, "images": self.step * batch, "time_s": round(self.elapsed, 3),
@@ -234,17 +267,76 @@ class Trainer:
         return tqdm(total=self.config.train.iterations, initial=self.step, unit="it", dynamic_ncols=True,
                     desc=self.run_dir.name)
 
-    def _non_finite(self, out) -> None:
+    # ----- non-finite values ----------------------------------------------------------------------
+    def _check_step(self, out: dict[str, torch.Tensor]) -> None:
+        """Losses and gradients of the step just taken are finite (one host sync; used where it is cheap)."""
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        # the max-abs norm is finite exactly when every element is (a sum of squares could overflow)
+        g_max = torch.nn.utils.get_total_norm(grads, norm_type=math.inf, foreach=True) if grads else None
+        loss_ok = torch.isfinite(out["loss_d"] + out["loss_g"])
+        flags = torch.stack([loss_ok, torch.isfinite(g_max) if g_max is not None else loss_ok])
+        if not bool(flags.all()):
+            self._non_finite("loss" if not bool(flags[0]) else "gradient", out)
+
+    def _check_weights(self) -> None:
+        """Refuse to save non-finite weights: a saved state must always be a good one to return to."""
+        bad = [k for k, v in self.model.state_dict().items()
+               if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            self._non_finite("weights", None, tensors=bad)
+
+    def _non_finite(self, what: str, values: dict | None, *, tensors: list[str] | None = None) -> None:
+        """Raise :class:`NonFiniteError` naming the step, the kind of value and the losses."""
         detail = ""
-        if out is not None:
-            detail = f" (loss_d={out['loss_d'].item():.4g}, loss_g={out['loss_g'].item():.4g})"
-        raise TrainingError(f"non-finite loss at step {self.step}{detail}; the last good snapshot in "
-                            f"{self.run_dir} is kept. Lower the learning rates or use --precision fp32, then "
-                            f"'infogan train --resume {self.run_dir}'.")
+        if values is not None:
+            loss = {k: float(values[k]) for k in ("loss_d", "loss_g")}
+            detail = f" (loss_d={loss['loss_d']:.4g}, loss_g={loss['loss_g']:.4g})"
+        if tensors:
+            detail = f" in {', '.join(tensors[:4])}{' ...' if len(tensors) > 4 else ''}"
+        raise NonFiniteError(f"non-finite {what} at step {self.step}{detail}")
+
+    def _roll_back(self, exc: NonFiniteError) -> None:
+        """nan_policy "rollback": return to the newest saved state and halve both learning rates.
+
+        Raises:
+            NonFiniteError: policy "stop", no state to return to, or MAX_ROLLBACKS already used; the last
+                good snapshot and state are left as they are.
+        """
+        good = checkpoint.snapshot_step(self.run_dir / checkpoint.SNAPSHOT_NAME)
+        kept = (f"the last good snapshot (step {good}) in {self.run_dir} is kept" if good is not None
+                else f"no snapshot was written to {self.run_dir} yet")
+        advice = ("retrain with lower --lr-d/--lr-g or --precision fp32, or with --nan-policy rollback"
+                  if self.config.train.nan_policy == "stop" else "retrain with lower --lr-d/--lr-g")
+        if self.config.train.nan_policy != "rollback" or self.rollbacks >= MAX_ROLLBACKS:
+            tries = f" after {self.rollbacks} rollbacks" if self.rollbacks else ""
+            raise NonFiniteError(f"{exc}{tries}; {kept}. Stopped: {advice}") from None
+        path, state, _ = checkpoint.latest_state(self.run_dir)
+        if state is None:
+            raise NonFiniteError(f"{exc}; no resume state to roll back to; {kept}") from None
+        bad_step = self.step
+        self._apply_state(state, source=path)
+        self._restore_optimizers(state)
+        self.rollbacks = max(self.rollbacks, int(state.get("rollbacks", 0))) + 1
+        scale = 0.5 ** self.rollbacks  # from the configured rates, so repeated rollbacks keep lowering them
+        for opt, lr in ((self.opt_d, self.config.optim.lr_d), (self.opt_g, self.config.optim.lr_g)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+        self._acc = {}
+        if self.engine.is_main:
+            self._truncate_stats()
+            print(f"infogan: {exc}: rolled back from step {bad_step} to step {self.step} ({path.name}); "
+                  f"learning rates halved to lr_d={self.opt_d.param_groups[0]['lr']:.3g}, "
+                  f"lr_g={self.opt_g.param_groups[0]['lr']:.3g} (rollback {self.rollbacks} of {MAX_ROLLBACKS})",
+                  file=sys.stderr)
 
     # ----- snapshots and resume ----------------------------------------------------------------------
     def save(self) -> None:
-        """Write the inference snapshot and the resume state (rank 0 only)."""
+        """Write the inference snapshot, then the resume state (rank 0 only), after checking the weights.
+
+        Raises:
+            NonFiniteError: the weights are not finite (nothing is written).
+        """
+        self._check_weights()
         rng_ranks = self.engine.gather_object(self._rng_state())  # every process's generators, for resume
         if not self.engine.is_main:
             self.engine.barrier()
@@ -259,33 +351,72 @@ class Trainer:
                 "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 "opt_d": self.opt_d.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "rng": self._rng_state(), "rng_ranks": rng_ranks or [self._rng_state()],
-                "world_size": self.engine.world_size}
+                "world_size": self.engine.world_size, "rollbacks": self.rollbacks}
 
     def _rng_state(self) -> dict:
         return {"latent": self.gen_latent.get_state(), "data": self.gen_data.get_state(),
                 "torch": torch.get_rng_state()}
 
     def _load_state(self) -> None:
-        state = checkpoint.load_state(self.run_dir / checkpoint.STATE_NAME)
-        checkpoint.load_weights(self.model, state["model"], source=str(self.run_dir / checkpoint.STATE_NAME))
+        """Resume: the newest complete state (or step 0 when there is none yet), explained in resume_note."""
+        path, state, problems = checkpoint.latest_state(self.run_dir)
+        notes = [f"skipped {p}" for p in problems]
+        snapshot = self.run_dir / checkpoint.SNAPSHOT_NAME
+        snap_step = checkpoint.snapshot_step(snapshot)
+        if state is None:
+            notes.append("no resume state was written yet: starting again from step 0")
+        else:
+            self._apply_state(state, source=path)
+            self.rollbacks = int(state.get("rollbacks", 0))
+            notes.append(f"{path.name}")
+            if snap_step is not None and snap_step > self.step:
+                notes.append(f"{snapshot.name} is at step {snap_step}, newer than the newest complete state: "
+                             f"the process ended between writing the two, so steps {self.step + 1}..{snap_step} "
+                             "are trained again (bit-identically with --deterministic on CPU)")
+            elif snap_step != self.step and self.engine.is_main:  # missing, unreadable or older: rewrite it
+                checkpoint.save_snapshot(self.model, snapshot, config=self.config, step=self.step)
+                was = f"at step {snap_step}" if snap_step is not None else "missing or unreadable"
+                notes.append(f"{snapshot.name} was {was} and was rewritten from the state")
+            if self.rollbacks:
+                notes.append(f"learning rates halved by {self.rollbacks} earlier rollback(s)")
+        self.resume_note = "; ".join(notes)
+        self._state = state
+        if self.engine.is_main:
+            self._truncate_stats()
+
+    def _restore_optimizers(self, state: dict) -> None:
+        try:
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.opt_g.load_state_dict(state["opt_g"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"the resume state in {self.run_dir} has optimiser states that do not fit "
+                                  f"this model ({type(exc).__name__}: {exc}); start a new run") from None
+
+    def _truncate_stats(self) -> None:
+        """Drop stats lines written after the current step (they will be written again)."""
+        path = self.run_dir / STATS_NAME
+        if path.exists():
+            kept = [r for r in read_jsonl(path) if isinstance(r.get("step"), int) and r["step"] <= self.step]
+            atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+
+    def _apply_state(self, state: dict, *, source: Path) -> None:
+        """Weights, step, elapsed time and random streams from a resume state."""
+        checkpoint.load_weights(self.model, state["model"], source=str(source))
         self.step, self.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
         eng = self.engine
         if state.get("world_size", 1) == eng.world_size:  # each process continues its own random streams
-            rng = state.get("rng_ranks", [state["rng"]])[eng.rank]
-            self.gen_latent.set_state(rng["latent"])
-            self.gen_data.set_state(rng["data"])
-            torch.set_rng_state(rng["torch"])
+            try:
+                rng = state.get("rng_ranks", [state["rng"]])[eng.rank]
+                self.gen_latent.set_state(rng["latent"])
+                self.gen_data.set_state(rng["data"])
+                torch.set_rng_state(rng["torch"])
+            except (KeyError, IndexError, TypeError, RuntimeError) as exc:
+                raise CheckpointError(f"{source} has unusable random-generator states ({type(exc).__name__}: "
+                                      f"{exc}); it was refused") from None
         else:  # N -> M processes: fresh streams per process, mixed with the step so step 0's are not replayed
             base = (self.config.train.seed * 1_000_003 + self.step) * 1000 + 2 * eng.rank
             self.gen_latent.manual_seed(base + 1)
             self.gen_data.manual_seed(base + 2)
-        self._state = state
-        if self.engine.is_main:  # drop stats lines written after the state (they will be written again)
-            path = self.run_dir / STATS_NAME
-            kept = [r for r in read_jsonl(path) if r.get("step", 0) <= self.step]
-            import json
-
-            atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
     # ----- signals -----------------------------------------------------------------------------------
     def _install_signal_handlers(self):

@@ -4,15 +4,19 @@
   the full run config and the step. ``load(path)`` rebuilds the networks with no flags.
 - the resume state ``state.pt``: weights, optimiser states, step and every RNG state. It holds tensors and
   plain containers only and is read with ``torch.load(weights_only=True)``: a pickle that would run code is
-  refused.
+  refused. The state it replaces is kept as ``state.prev.pt``; a resume takes the newest readable one.
 
-Both are written atomically (:mod:`infogan.io`).
+Both are written atomically (:mod:`infogan.io`). The trainer writes the snapshot first and the state
+second, so after a crash between the two the snapshot may be one save ahead of the state: the state
+carries its own weights, so resuming from it is consistent, and the steps in between are trained again.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +25,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from infogan.config import RunConfig
-from infogan.errors import CheckpointError, InfoGANError
+from infogan.errors import CheckpointError, InfoGANError, TrainingError
 from infogan.io import atomic_write
 from infogan.models import InfoGAN, build_model
 
 SNAPSHOT_NAME = "snapshot.safetensors"
 STATE_NAME = "state.pt"
+PREVIOUS_STATE_NAME = "state.prev.pt"  # the state before the newest one, kept as a fallback
 FORMAT = "infogan-snapshot-v1"
 
 
@@ -43,7 +48,14 @@ def save_snapshot(model: InfoGAN, path: str | os.PathLike, *, config: RunConfig,
     """
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "config": config.to_json(), "step": str(step)}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+
+    def write(tmp: Path) -> None:
+        try:
+            save_file(tensors, str(tmp), metadata=meta)
+        except SafetensorError as exc:  # safetensors reports I/O failures (disk full) as its own type
+            raise OSError(errno.EIO, str(exc)) from None
+
+    atomic_write(path, write)
     return Path(path)
 
 
@@ -114,13 +126,36 @@ def load_weights(model: InfoGAN, tensors: dict[str, torch.Tensor], *, source: st
     model.load_state_dict(tensors)
 
 
-def save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write a resume state (tensors and plain containers only) atomically."""
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+def save_state(path: str | os.PathLike, state: dict[str, Any], *, keep_previous: bool = True) -> None:
+    """Write a resume state (tensors and plain containers only) atomically.
+
+    Args:
+        path: target, normally ``RUN/state.pt``.
+        state: the state (see :meth:`infogan.training.Trainer.save`).
+        keep_previous: keep the state being replaced as ``state.prev.pt`` beside it (a hard link).
+    Raises:
+        TrainingError: the folder cannot be written or the disk is full; the old files are intact.
+    """
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a Python file, so a failed write surfaces as its OSError (errno)
+            try:
+                torch.save(state, fh)
+            except RuntimeError as exc:
+                if isinstance(exc.__context__, OSError):
+                    raise exc.__context__ from None
+                raise OSError(errno.EIO, f"torch.save failed: {exc}") from None
+
+    atomic_write(path, write, keep=path.with_name(PREVIOUS_STATE_NAME) if keep_previous else None)
 
 
 def load_state(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a resume state safely: ``weights_only=True`` refuses any pickle that would run code."""
+    """Read a resume state safely: ``weights_only=True`` refuses any pickle that would run code.
+
+    Raises:
+        CheckpointError: missing, truncated, corrupt, hostile, or not shaped like an infogan state.
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no resume state at {path}: the run has not reached its first snapshot; "
@@ -130,9 +165,91 @@ def load_state(path: str | os.PathLike) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - torch raises many types for hostile or corrupt pickles
         raise CheckpointError(f"{path} is not a safe, readable resume state ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''}); it was refused") from None
-    if not isinstance(state, dict) or "step" not in state or "config" not in state:
-        raise CheckpointError(f"{path} is not an infogan resume state (missing step/config)")
+    problem = _state_problem(state)
+    if problem:
+        raise CheckpointError(f"{path} is not an infogan resume state ({problem}); it was refused")
     return state
+
+
+def _state_problem(state: Any) -> str | None:
+    """What is wrong with the structure of a loaded state, or None."""
+    if not isinstance(state, dict):
+        return f"a {type(state).__name__}, not a dict"
+    missing = [k for k in ("step", "config", "model", "opt_d", "opt_g", "rng") if k not in state]
+    if missing:
+        return f"missing {missing}"
+    if isinstance(state["step"], bool) or not isinstance(state["step"], int) or state["step"] < 0:
+        return f"step {state['step']!r} is not an integer >= 0"
+    if not isinstance(state["config"], str):
+        return "config is not a JSON string"
+    model = state["model"]
+    if not isinstance(model, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in model.items()):
+        return "model is not a dict of named tensors"
+    for key in ("opt_d", "opt_g", "rng"):
+        if not isinstance(state[key], dict):
+            return f"{key} is not a dict"
+    return None
+
+
+def latest_state(run_dir: str | os.PathLike) -> tuple[Path | None, dict[str, Any] | None, list[str]]:
+    """The newest complete resume state of a run folder: ``state.pt``, else ``state.prev.pt``.
+
+    Args:
+        run_dir: the run folder.
+    Returns:
+        ``(path, state, problems)``: the file used and its content (both None when the run has no state
+        yet), and one line per newer file that was skipped because it could not be read.
+    Raises:
+        CheckpointError: state files exist but none can be read.
+    """
+    run_dir = Path(run_dir)
+    problems = []
+    for path in (run_dir / STATE_NAME, run_dir / PREVIOUS_STATE_NAME):
+        if not path.exists():
+            if path.name == STATE_NAME and (run_dir / PREVIOUS_STATE_NAME).exists():
+                problems.append(f"{path} is missing")
+            continue
+        try:
+            return path, load_state(path), problems
+        except CheckpointError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise CheckpointError(f"no readable resume state in {run_dir}: " + " | ".join(problems) +
+                              ". Start a new run (the snapshot, if any, still loads for inference)")
+    return None, None, problems
+
+
+def snapshot_step(path: str | os.PathLike) -> int | None:
+    """The step stored in a snapshot's metadata (reads the header only); None if missing or unreadable."""
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        return int(meta["step"]) if meta.get("format") == FORMAT else None
+    except (SafetensorError, OSError, ValueError, KeyError):
+        return None
+
+
+def check_free_space(folder: str | os.PathLike, model: torch.nn.Module) -> None:
+    """Fail before training when ``folder`` cannot hold a snapshot and a resume state being written.
+
+    The estimate: snapshot = weights and buffers; state = weights + two Adam moments per parameter; each is
+    written beside the previous version (and ``state.prev.pt``), so twice that is asked for.
+
+    Raises:
+        TrainingError: not enough free space, naming both numbers and the fix.
+    """
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    moments = 2 * sum(p.numel() * p.element_size() for p in model.parameters())
+    need = 2 * (2 * weights + moments)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:  # cannot tell (e.g. an exotic mount): the writes themselves will report a full disk
+        return
+    if free < need:
+        raise TrainingError(f"only {free / 2**20:.1f} MiB free in {folder}, but snapshots and resume states "
+                            f"of this model need about {need / 2**20:.1f} MiB; free some space or choose "
+                            "another --outdir")
 
 
 def snapshot_config(path: str | os.PathLike) -> RunConfig:

@@ -73,6 +73,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile G and D")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--deterministic", action="store_true", default=None)
+    p.add_argument("--nan-policy", choices=["stop", "rollback"], help="on a non-finite loss/gradient: stop "
+                   "(default), or roll back to the last state with halved learning rates (at most 3 times)")
     p.add_argument("--no-sync-bn", dest="sync_batchnorm", action="store_false", default=None,
                    help="under torchrun: batch norm uses each process's own statistics (default: synchronised)")
     p.add_argument("--baseline", action="store_true", help="GAN with Q attached: G not rewarded for MI")
@@ -89,6 +91,10 @@ def config_from_args(args: argparse.Namespace):
             cfg = RunConfig.from_json(Path(args.config).read_text())
         except OSError as exc:
             raise InfoGANError(f"cannot read --config {args.config}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            from infogan.errors import ConfigError
+
+            raise ConfigError(f"--config {args.config} is not a UTF-8 JSON file") from None
     else:
         cfg = get_preset(args.preset)
     if args.schedule or not args.config:  # a config file keeps its own schedule unless told otherwise
@@ -97,7 +103,7 @@ def config_from_args(args: argparse.Namespace):
                                               ("seed", "seed"), ("tick", "tick"),
                                               ("snapshot_every", "snapshot_every"), ("precision", "precision"),
                                               ("compile", "compile"), ("device", "device"),
-                                              ("deterministic", "deterministic"),
+                                              ("deterministic", "deterministic"), ("nan_policy", "nan_policy"),
                                               ("sync_batchnorm", "sync_batchnorm")] if getattr(args, a) is not None}
     if "tick" in train and "snapshot_every" not in train and cfg.train.snapshot_every % train["tick"]:
         train["snapshot_every"] = train["tick"] * max(1, cfg.train.snapshot_every // train["tick"])

@@ -293,10 +293,14 @@ class LatentSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> "LatentSpec":
+        if not isinstance(data, dict) or set(data) - {"noise", "codes"}:
+            raise ConfigError(f"malformed latent spec {data!r}: expected an object with 'noise' and 'codes' only")
         try:
             noise = Noise(**data.get("noise", {}))
             codes = []
             for item in data.get("codes", []):
+                if not isinstance(item, dict):
+                    raise TypeError(f"code {item!r} is not an object")
                 item = dict(item)
                 kind = item.pop("kind", None)
                 if kind == "categorical":
@@ -338,7 +342,8 @@ def _draw(prior: str, shape: tuple, generator, device) -> torch.Tensor:
     return torch.randn(shape, generator=generator, device=device)
 
 
-_ITEM = re.compile(r"^(noise|cat|unif|gauss)(\d+)(?:x(\d+))?$")
+_ITEM = re.compile(r"^(noise|cat|unif|gauss)(\d{1,7})(?:x(\d{1,7}))?$")
+MAX_CODES = 1000  # far beyond any experiment; bounds the work a hostile spec string can ask for
 
 
 def parse_latent(text: str) -> LatentSpec:
@@ -357,9 +362,12 @@ def parse_latent(text: str) -> LatentSpec:
         match = _ITEM.match(head.strip().lower())
         if not match:
             raise ConfigError(
-                f"bad latent item {item!r}: expected noiseN[:uniform|normal], catK[xM], unifN or gaussN, "
+                f"bad latent item {item[:40]!r}: expected noiseN[:uniform|normal], catK[xM], unifN or gaussN, "
                 "each code optionally followed by :lambda=F and (continuous) :std=learned|fixed[:sigma=F]")
         kind, n, times = match.group(1), int(match.group(2)), match.group(3)
+        new = 0 if kind == "noise" else (int(times) if times else 1) if kind == "cat" else n
+        if len(codes) + new > MAX_CODES:
+            raise ConfigError(f"latent spec {text[:60]!r} asks for more than {MAX_CODES} codes")
         options = _parse_options(item, opts, kind)
         if kind == "noise":
             noise = Noise(n, options.get("prior", "uniform"))

@@ -25,6 +25,15 @@ def _positive(name: str, value: Any, *, integer: bool = False) -> None:
                           f"got {value!r}")
 
 
+def _typed(name: str, value: Any, kind: type, *, optional: bool = False) -> None:
+    """Refuse a value of the wrong JSON type (else e.g. "no" would read as True)."""
+    if optional and value is None:
+        return
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{name} must be {'true or false' if kind is bool else 'a ' + kind.__name__}, "
+                          f"got {value!r}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture and latent layout.
@@ -50,6 +59,11 @@ class ModelConfig:
             object.__setattr__(self, "latent", parse_latent(self.latent))
         elif isinstance(self.latent, dict):
             object.__setattr__(self, "latent", LatentSpec.from_dict(self.latent))
+        if not isinstance(self.latent, LatentSpec):
+            raise ConfigError(f"latent must be a spec string like 'noise62,cat10,unif2' or an object, "
+                              f"got {self.latent!r}")
+        _typed("arch", self.arch, str)
+        _typed("spectral_norm", self.spectral_norm, bool)
         object.__setattr__(self, "image_shape", tuple(self.image_shape))
         if len(self.image_shape) != 3:
             raise ConfigError(f"image_shape must be (C, H, W), got {self.image_shape!r}")
@@ -89,6 +103,8 @@ class OptimConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0 <= v < 1):
                 raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
+        _typed("info_to_g", self.info_to_g, bool)
+        _typed("info_to_d", self.info_to_d, bool)
         if not self.info_to_d and not self.info_to_g:
             raise ConfigError("info_to_d and info_to_g are both off: Q would never be trained")
 
@@ -139,6 +155,9 @@ class TrainConfig:
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.nan_policy not in ("stop", "rollback"):
             raise ConfigError(f"nan_policy must be 'stop' or 'rollback', got {self.nan_policy!r}")
+        for name in ("compile", "deterministic", "sync_batchnorm"):
+            _typed(name, getattr(self, name), bool)
+        _typed("device", self.device, str)
 
 
 @dataclass(frozen=True)
@@ -159,8 +178,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, str) or not self.dataset:
             raise ConfigError(f"dataset must be a non-empty string, got {self.dataset!r}")
-        if not isinstance(self.subset, int) or self.subset < 0:
+        if not isinstance(self.subset, int) or isinstance(self.subset, bool) or self.subset < 0:
             raise ConfigError(f"subset must be an integer >= 0, got {self.subset!r}")
+        _typed("data_dir", self.data_dir, str, optional=True)
 
 
 @dataclass(frozen=True)
@@ -173,6 +193,10 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        _typed("preset", self.preset, str)
+        _typed("notes", self.notes, str)
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -211,6 +235,8 @@ class RunConfig:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"config is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ConfigError("config is nested too deeply to be an infogan config") from None
         return cls.from_dict(data)
 
     def replace(self, **sections: dict) -> "RunConfig":

@@ -1,9 +1,15 @@
-"""Run folders: numbered, never overwritten (``runs/00007-mnist-seed0/``), and the files inside them."""
+"""Run folders: numbered, never overwritten (``runs/00007-mnist-seed0/``), and the files inside them.
+
+A process that trains in a run folder holds its lock (:func:`lock_run`), so two processes never write the
+same run; the lock goes with the process, however it ends (even SIGKILL).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from infogan.config import RunConfig
@@ -12,6 +18,7 @@ from infogan.io import atomic_write_text
 
 CONFIG_NAME = "config.json"
 STATS_NAME = "stats.jsonl"
+LOCK_NAME = ".lock"
 _NUMBERED = re.compile(r"^(\d{5})-")
 
 
@@ -44,7 +51,15 @@ def create_run_dir(outdir: str | os.PathLike, config: RunConfig, *, desc: str | 
             run_dir.mkdir()
         except FileExistsError:
             continue
-        atomic_write_text(run_dir / CONFIG_NAME, config.to_json())
+        except OSError as exc:
+            raise TrainingError(f"cannot create the run folder {run_dir}: {exc.strerror}. Pass --outdir "
+                                "with a writable folder.") from None
+        try:
+            atomic_write_text(run_dir / CONFIG_NAME, config.to_json())
+        except TrainingError:
+            with contextlib.suppress(OSError):  # leave no empty, config-less run folder behind
+                run_dir.rmdir()
+            raise
         return run_dir
     raise TrainingError(f"could not create a new run folder in {outdir}")
 
@@ -56,3 +71,36 @@ def read_run_config(run_dir: str | os.PathLike) -> RunConfig:
         raise ConfigError(f"{run_dir} is not a run folder (no {CONFIG_NAME}); give a folder made by "
                           "'infogan train'")
     return RunConfig.from_json(path.read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def lock_run(run_dir: str | os.PathLike) -> Iterator[None]:
+    """Hold the run folder's lock for the ``with`` block (an exclusive ``flock`` on ``RUN/.lock``).
+
+    Args:
+        run_dir: the run folder.
+    Raises:
+        TrainingError: another live process holds the lock (its pid is named), or the folder is not writable.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform (Windows): run without the guard
+        yield
+        return
+    path = Path(run_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise TrainingError(f"cannot write in the run folder {run_dir}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise TrainingError(f"{run_dir} is being trained by another process (pid {owner}); wait for it "
+                                "to finish or stop it first (two writers would corrupt the run)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock

@@ -94,7 +94,11 @@ def encode(model: InfoGAN, images: torch.Tensor, *, batch_size: int = 1000) -> d
         continuous code), all on the CPU.
     """
     expected = tuple(model.config.image_shape)
-    if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+    if not isinstance(images, torch.Tensor) or not (images.dtype == torch.uint8 or images.is_floating_point()):
+        kind = f"a {images.dtype} tensor" if isinstance(images, torch.Tensor) else f"a {type(images).__name__}"
+        raise ConfigError(f"encode expects a uint8 (0..255) or float ([0, 1]) torch.Tensor of images, got {kind}; "
+                          "convert it first (e.g. torch.from_numpy(array))")
+    if images.ndim != 4 or tuple(images.shape[1:]) != expected or images.shape[0] == 0:
         raise ConfigError(f"encode expects images of shape (B, {', '.join(map(str, expected))}), got "
                           f"{tuple(images.shape)}; resize/convert them first (infogan encode does this)")
     model.eval()

@@ -11,6 +11,7 @@ or trailing data, a broken gzip stream) with a :class:`DataError` that names the
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -89,7 +90,7 @@ def parse_idx(buf: bytes | bytearray, source: str = "<bytes>") -> np.ndarray:
         raise DataError(f"{source}: truncated IDX header ({len(buf)} bytes for {ndim} dimensions)")
     dims = struct.unpack(f">{ndim}I", bytes(buf[4:header]))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: a hostile header cannot wrap 64 bits
     actual = len(buf) - header
     if actual < expected:
         raise DataError(

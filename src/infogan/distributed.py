@@ -125,9 +125,11 @@ def resolve_backend(requested: str, device: torch.device) -> str:
 def check_batch(batch_size: int, world_size: int) -> int:
     """The per-process batch: ``--batch-size`` is global and must split evenly over the processes."""
     if batch_size % world_size:
+        divisors = [n for n in range(1, world_size * 2 + 1) if batch_size % n == 0]
         raise ConfigError(f"--batch-size {batch_size} is the global batch and must divide evenly over "
                           f"{world_size} processes; use a multiple of {world_size} (e.g. "
-                          f"{world_size * max(1, round(batch_size / world_size))}) or another process count")
+                          f"{world_size * max(1, round(batch_size / world_size))}) or run "
+                          f"{', '.join(map(str, divisors))} processes (a resumed run keeps its batch size)")
     return batch_size // world_size
 
 

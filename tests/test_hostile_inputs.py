@@ -21,7 +21,10 @@ from infogan.cli import main
 from infogan.data.idx import idx_image_data, read_idx, write_idx
 from infogan.errors import CheckpointError, ConfigError, DataError, InfoGANError
 from infogan.models import register
-from infogan.sampling import encode  # infogan.encode is shadowed once the infogan.encode module is imported
+from infogan.sampling import encode
+
+# (encode comes from infogan.sampling: the attribute infogan.encode is replaced by the infogan.encode module
+# as soon as that module is imported, e.g. by the CLI)
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,12 @@ on a single process every distributed call is a no-op.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import functools
 import os
+import shutil
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -56,6 +59,123 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return torch.bfloat16 if supported else None
 
 
+def prefers_channels_last(device: torch.device) -> bool:
+    """Whether conv layers run faster with NHWC activations and weights on ``device``.
+
+    CPU (oneDNN): the NCHW <-> blocked-layout reorders around each conv disappear (MNIST model, batch
+    128: bf16 +0-4%, fp32 +0-10% img/s, see docs/performance.md). CUDA: tensor-core convs want NHWC.
+    """
+    return device.type in ("cpu", "cuda")
+
+
+def fused_adam_supported(device: torch.device) -> bool:
+    """Whether this PyTorch has a fused Adam kernel for ``device`` (CUDA; CPU since PyTorch 2.4)."""
+    try:
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+    except ImportError:
+        return device.type == "cuda"
+    return device.type in _get_fused_kernels_supported_devices()
+
+
+def compile_unavailable(device: torch.device) -> str | None:
+    """Why ``torch.compile`` cannot work here, or None when its prerequisites are present.
+
+    Checks what fails most often: a Python that TorchDynamo does not support, no C++ compiler for
+    Inductor's CPU kernels, no Triton for its GPU kernels.
+    """
+    try:
+        import torch._dynamo
+
+        if not torch._dynamo.is_dynamo_supported():
+            return f"TorchDynamo does not support Python {sys.version.split()[0]} in PyTorch {torch.__version__}"
+    except Exception as exc:  # noqa: BLE001 - a broken install is a reason too
+        return f"torch._dynamo cannot be imported: {exc}"
+    if device.type == "cpu":
+        from torch._inductor import config as inductor_config
+
+        cxx = inductor_config.cpp.cxx[-1] or "g++"
+        if shutil.which(cxx) is None:
+            return f"no C++ compiler {cxx!r} on PATH for Inductor's CPU kernels (install g++ or set CXX)"
+    elif device.type == "cuda":
+        from torch.utils._triton import has_triton
+
+        if not has_triton():
+            return "Triton is not installed (pip install triton)"
+    return None
+
+
+class CompiledModule:
+    """``torch.compile(module)`` that falls back to the eager module when compiling fails at a call.
+
+    Compilation happens lazily at the first call (and again for new input kinds), so a missing toolchain
+    or an unsupported operation surfaces there; the failed call and every later one then run eagerly,
+    after one warning. Compilation errors occur before any computation, so nothing runs twice.
+
+    Args:
+        module: the eager module (its parameters are the ones being trained).
+        mode: ``torch.compile`` mode (None: default; "reduce-overhead": CUDA graphs).
+    """
+
+    def __init__(self, module: nn.Module, *, mode: str | None = None) -> None:
+        self.module = module
+        self.compiled = torch.compile(module, mode=mode)
+
+    def __call__(self, *args, **kwargs):
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as exc:  # narrowed below to compiler failures
+                if not _is_compile_error(exc):
+                    raise
+                warnings.warn(f"torch.compile failed for {type(self.module).__name__} "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                              "training eagerly", stacklevel=2)
+                self.compiled = None
+        return self.module(*args, **kwargs)
+
+
+def _is_compile_error(exc: BaseException) -> bool:
+    try:
+        from torch._dynamo.exc import TorchDynamoException
+    except ImportError:
+        return False
+    return isinstance(exc, TorchDynamoException)
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """glibc: serve large tensors from the heap instead of fresh ``mmap`` pages, for the whole process.
+
+    PyTorch's CPU allocator is ``malloc``; glibc maps each large block afresh and unmaps it when freed,
+    so every step's big temporaries (autocast weight copies, gradients) page-fault in again: about 12,000
+    faults per MNIST step at batch 128. Raising the mmap threshold to its 64-bit maximum (32 MiB) and the
+    trim threshold to 1 GiB keeps freed blocks for reuse (0 faults per step; +10-20% img/s single-thread
+    CPU time). Memory freed by the process is then returned to the system only at exit.
+
+    Returns:
+        True when glibc accepted both settings; False elsewhere (no glibc: nothing changes).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
+    except (OSError, AttributeError):  # musl or another libc without mallopt
+        return False
+
+
+def _match_state_layout(optimizer: torch.optim.Optimizer) -> None:
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)  # p's strides, same values
+
+
 @dataclass
 class Engine:
     """Device, precision and process-group facts for one training process."""
@@ -63,6 +183,7 @@ class Engine:
     device: torch.device
     amp_dtype: torch.dtype | None = None
     compile: bool = False
+    channels_last: bool = False  # NHWC activations and conv weights (see prefers_channels_last)
     rank: int = 0
     world_size: int = 1
     distributed: bool = False
@@ -89,7 +210,7 @@ class Engine:
         if tc.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         engine = cls(device=device, amp_dtype=resolve_precision(tc.precision, device), compile=tc.compile,
-                     sync_batchnorm=tc.sync_batchnorm)
+                     channels_last=prefers_channels_last(device), sync_batchnorm=tc.sync_batchnorm)
         if info is None:
             return engine
         backend = dist_utils.resolve_backend(dist_backend, device)  # checked even for one process
@@ -123,13 +244,34 @@ class Engine:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """The layout of image batches and conv weights: channels_last (NHWC) or contiguous (NCHW)."""
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
     def to_device_data(self, images: torch.Tensor) -> torch.Tensor:
         """The whole split as one uint8 tensor on the device: batches are one gather, no per-sample work."""
         return images.to(self.device).contiguous()
 
     def adam_kwargs(self) -> dict:
-        # fused Adam on CUDA (one kernel for all parameters); foreach elsewhere (a few vectorised ops)
-        return {"fused": True} if self.device.type == "cuda" else {"foreach": True}
+        """Keyword arguments of the loop's Adam optimisers: fused where PyTorch has the kernel, else foreach."""
+        # fused: one pass over each parameter's values, no temporaries (CPU +7% img/s at batch 128, bf16);
+        # foreach where fused is missing: a few vectorised ops per step instead of a Python loop per tensor
+        return {"fused": True} if fused_adam_supported(self.device) else {"foreach": True}
+
+    def keep_state_layout(self, *optimizers: torch.optim.Optimizer) -> None:
+        """After ``load_state_dict``, give every optimiser state tensor its parameter's memory layout.
+
+        A resume state holds NCHW tensors; fused Adam walks parameter, gradient and moments as flat memory,
+        so a channels_last parameter with NCHW moments would be updated element-for-wrong-element.
+        """
+        for opt in optimizers:
+            opt.register_load_state_dict_post_hook(_match_state_layout)
+
+    def step_begin(self) -> None:
+        """Mark the start of a training step for CUDA graphs (compiled with mode "reduce-overhead")."""
+        if self.compile and self.device.type == "cuda":
+            torch.compiler.cudagraph_mark_step_begin()  # outputs of the last step may now be overwritten
 
     def wrap(self, model) -> tuple[nn.Module, nn.Module]:
         """Return the callables the loop uses for G and D (compiled when asked).
@@ -141,12 +283,21 @@ class Engine:
             if self.sync_batchnorm:
                 dist_utils.convert_batchnorm(model, self.device)  # in place: children swapped, params shared
             dist_utils.broadcast_module(model)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)  # in place: the parameters stay the same objects
+        if self.device.type == "cpu":
+            keep_freed_memory()
+        elif self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest conv algorithm once
         G, D = model.G, model.D
         if self.compile:
-            try:
-                G, D = torch.compile(G), torch.compile(D)
-            except Exception as exc:  # noqa: BLE001 - any backend failure falls back to eager
-                warnings.warn(f"torch.compile unavailable ({exc}); training eagerly", stacklevel=2)
+            reason = compile_unavailable(self.device)
+            if reason is not None:
+                warnings.warn(f"torch.compile unavailable ({reason}); training eagerly", stacklevel=2)
+            else:
+                # CUDA: CUDA graphs replay each step's kernels with one launch (step_begin marks the steps)
+                mode = "reduce-overhead" if self.device.type == "cuda" else None
+                G, D = CompiledModule(G, mode=mode), CompiledModule(D, mode=mode)
         return G, D
 
     def sync_gradients(self, *optimizers: torch.optim.Optimizer) -> None:

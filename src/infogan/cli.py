@@ -14,7 +14,7 @@ from pathlib import Path
 
 from infogan.errors import InfoGANError
 
-EXTRA_COMMANDS: list[str] = ["infogan.reproduce", "infogan.report.build", "infogan.web.server", "infogan.encode",
+EXTRA_COMMANDS: list[str] = ["infogan.reproduce", "infogan.report.build", "infogan.web.server", "infogan.encoding",
                              "infogan.export"]
 
 

@@ -120,3 +120,15 @@ def test_image_data_shapes():
     data = idx_image_data(np.zeros((5, 28, 28), np.uint8), np.arange(5, dtype=np.uint8), name="m", source="d")
     assert data.images.shape == (5, 1, 28, 28) and data.labels.dtype.is_floating_point is False
     assert str(data.labels.dtype) == "torch.int64"
+
+
+def test_header_with_a_zero_and_unaddressable_other_dimensions_is_a_data_error():
+    # found by the hypothesis test: numpy refuses to shape an empty array with these dimensions
+    import struct
+
+    from infogan.data.idx import parse_idx
+    from infogan.errors import DataError
+
+    buf = struct.pack(">HBB", 0, 8, 6) + struct.pack(">6I", 0, 1344, 1348, 5734, 10328, 85966)
+    with pytest.raises(DataError, match="too large"):
+        parse_idx(bytearray(buf), "hostile.idx")

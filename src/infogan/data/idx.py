@@ -99,6 +99,9 @@ def parse_idx(buf: bytes | bytearray, source: str = "<bytes>") -> np.ndarray:
         )
     if actual > expected:
         raise DataError(f"{source}: {actual - expected} unexpected trailing bytes after IDX data {dims}")
+    nonzero = math.prod(d for d in dims if d) * dtype.itemsize
+    if nonzero >= np.iinfo(np.intp).max:  # an empty array whose other dimensions numpy cannot even address
+        raise DataError(f"{source}: IDX dimensions {dims} are too large for an array; the header is corrupt")
     array = np.frombuffer(buf, dtype=dtype, count=expected // dtype.itemsize, offset=header).reshape(dims)
     if dtype.itemsize > 1:
         array = array.astype(dtype.newbyteorder("="))  # copy into native byte order

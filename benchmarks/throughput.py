@@ -70,12 +70,14 @@ def worker(conn, preset: str, batch: int, mode: str, threads: int | None, device
     try:
         if threads:
             torch.set_num_threads(threads)
-        run, info = _build(preset, batch, mode, device, steps)
+        run, info, flops = _build(preset, batch, mode, device, steps)
         conn.send(("ready", info))
         while conn.recv() == "round":
             t, c = time.perf_counter(), time.process_time()
             extra = run()
             conn.send(("round", time.perf_counter() - t, time.process_time() - c, extra))
+        # counted last: the counter's global module hooks would otherwise sit in the compiled graphs
+        conn.send(("flops", flops() / batch if flops else None))
     except Exception:  # noqa: BLE001 - reported to the parent, which records the mode as failed
         conn.send(("error", traceback.format_exc(limit=6)))
     finally:
@@ -91,7 +93,7 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
     if mode == "peak":
         def peak():
             return {"bf16": matmul_peak(torch.bfloat16, device), "fp32": matmul_peak(torch.float32, device)}
-        return peak, {"mode": mode}
+        return peak, {"mode": mode}, None
 
     config = infogan.get_preset(preset).replace(train={"batch_size": batch, "device": device_name})
     gen = torch.Generator().manual_seed(0)
@@ -101,14 +103,13 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
 
         config = config.replace(train={"precision": "fp32"})
         slow = SlowPortTrainer(config, images)
-        flops = count_flops(slow.train_step) / batch
         for _ in range(2):
             slow.train_step()
 
         def run_slow():
             for _ in range(steps):
                 slow.train_step()
-        return run_slow, {"mode": mode, "flops_per_image": flops, "precision": "fp32"}
+        return run_slow, {"mode": mode, "precision": "fp32"}, lambda: count_flops(slow.train_step)
 
     from infogan.data.base import ImageData
     from infogan.runs import create_run_dir
@@ -129,7 +130,6 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
         for group in trainer.opt_d.param_groups + trainer.opt_g.param_groups:
             group["fused"], group["foreach"] = False, True
     trainer.model.train()
-    flops = count_flops(trainer.train_step) / batch
     t = time.perf_counter()
     for _ in range(3):  # compiles here when compiling
         trainer.train_step()
@@ -145,10 +145,61 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
                 check(out)
         trainer._acc = {}
     uses_compile = flags["compile"] and trainer.G is not trainer.model.G
-    return run_fast, {"mode": mode, "flops_per_image": flops, "warmup_s": round(warmup, 1),
+    return run_fast, {"mode": mode, "warmup_s": round(warmup, 1),
                       "precision": "bf16" if engine.amp_dtype is not None else "fp32",
                       "channels_last": engine.channels_last, "compiled": bool(uses_compile),
-                      "adam": "fused" if trainer.opt_d.param_groups[0].get("fused") else "foreach"}
+                      "adam": "fused" if trainer.opt_d.param_groups[0].get("fused") else "foreach"}, \
+        lambda: count_flops(trainer.train_step)
+
+
+def sampling_worker(conn, threads: int | None, device: str, repeats: int) -> None:
+    """Seconds to generate 10,000 MNIST images and to score the code on the 10,000 test images."""
+    try:
+        import infogan
+        from infogan.data import load_dataset
+        from infogan.engine import resolve_device
+        from infogan.metrics.code_accuracy import code_accuracy
+        from infogan.models import build_model
+        from infogan.sampling import generate
+
+        if threads:
+            torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        model = build_model(infogan.get_preset("mnist").model).to(resolve_device(device))
+        try:
+            test, source = load_dataset("mnist", split="test", download=False), "MNIST test split"
+        except Exception:  # noqa: BLE001 - no cached MNIST: same shapes, random pixels
+            test, source = load_dataset("fake", split="test"), "fake images (MNIST not cached)"
+        out = {"images": 10_000, "test_images": len(test.images), "test_source": source}
+        for layout in ("nchw", "channels_last"):
+            model.to(memory_format=torch.channels_last if layout == "channels_last" else torch.contiguous_format)
+            gen, acc = [], []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                generate(model, n=10_000, generator=torch.Generator().manual_seed(0))
+                gen.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                code_accuracy(model, test)
+                acc.append(time.perf_counter() - t)
+            out[layout] = {"generate_s_best": round(min(gen), 2), "generate_s_median": round(statistics.median(gen), 2),
+                           "code_accuracy_s_best": round(min(acc), 2),
+                           "code_accuracy_s_median": round(statistics.median(acc), 2)}
+        conn.send(("done", out))
+    except Exception:  # noqa: BLE001
+        conn.send(("error", traceback.format_exc(limit=6)))
+    finally:
+        conn.close()
+
+
+def measure_sampling(args) -> dict:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=sampling_worker, args=(child, args.threads, args.device, 3))
+    proc.start()
+    child.close()
+    kind, value = parent.recv()
+    proc.join()
+    return value if kind == "done" else {"error": value.strip().splitlines()[-1]}
 
 
 # ----- the parent ---------------------------------------------------------------------------------------
@@ -174,8 +225,9 @@ def measure_group(preset: str, batch: int, modes: list[str], args) -> dict:
         for mode, (_, conn) in workers.items():
             conn.send("round")
             rounds[mode].append(conn.recv()[1:])
-    for proc, conn in workers.values():
+    for mode, (proc, conn) in workers.items():
         conn.send("stop")
+        infos[mode]["flops_per_image"] = conn.recv()[1]
         proc.join()
     return _summarise(preset, batch, modes, infos, rounds, args)
 
@@ -220,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: PyTorch's)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--no-sampling", action="store_true", help="skip the generate/evaluate timings")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/throughput-<date>.json)")
     args = p.parse_args(argv)
     if args.quick:
@@ -246,8 +299,13 @@ def main(argv: list[str] | None = None) -> int:
                                               "img_per_cpu_s", "speedup_vs_baseline", "achieved_gflops",
                                               "fraction_of_bf16_peak", "error"]), flush=True)
             print(f"matmul peak GFLOP/s (median of rounds): {groups[-1]['matmul_peak_gflops']}", flush=True)
+    sampling = None
+    if not args.no_sampling:
+        print("measuring sampling: generate 10,000 MNIST images, code accuracy on the test split ...", flush=True)
+        sampling = measure_sampling(args)
+        print(sampling, flush=True)
     info["load_average_1m_end"] = round(os.getloadavg()[0], 2)
-    payload = {"benchmark": "throughput", "machine": info,
+    payload = {"benchmark": "throughput", "machine": info, "sampling_fp32": sampling,
                "settings": {"steps_per_round": args.steps, "rounds": args.rounds, "quick": args.quick,
                             "modes": modes, "presets": presets, "batch_sizes": args.batch_sizes},
                "results": groups}

@@ -3,7 +3,7 @@ accuracy, over several seeds; and whether the fast path learns what the plain fp
 
     python benchmarks/time_to_accuracy.py --quick                 # seeds 0,1; default path; 600 iterations
     python benchmarks/time_to_accuracy.py --seeds 0,1,2,3,4       # preset schedule (1500 it, batch 64)
-    python benchmarks/time_to_accuracy.py --paths default,plain --iterations 600   # learning comparison
+    python benchmarks/time_to_accuracy.py --paths default,plain --plain-iterations 600   # + learning check
 
 Each (seed, path) run trains in its own process (so that allocator settings do not carry over), runs
 after the other, in the order seed 0 default, seed 0 plain, seed 1 default, ... Every ``--eval-every``
@@ -65,7 +65,7 @@ def _run(seed: int, path: str, args) -> dict:
         train["precision"] = "fp32"
         engine_module.keep_freed_memory = lambda: False  # this process only: glibc's defaults
     config = config.replace(train=train)
-    iterations = args.iterations or config.train.iterations
+    iterations = (args.plain_iterations if path == "plain" else None) or args.iterations or config.train.iterations
     engine = Engine.from_config(config.train)
     if path == "plain":
         engine.channels_last = False
@@ -79,7 +79,7 @@ def _run(seed: int, path: str, args) -> dict:
     check = getattr(trainer, "_check_step", None) if engine.check_every_step else None
     batch = config.train.batch_size
     train_s = cpu_s = eval_s = 0.0
-    curve, reached = [], {}
+    curve: list[dict] = []
     info_sum, info_n = None, 0
     trainer.model.train()
     for step in range(1, iterations + 1):
@@ -102,29 +102,37 @@ def _run(seed: int, path: str, args) -> dict:
                  **{f"L_I/{n}": round(v, 4) for n, v in zip(names, (info_sum / info_n).tolist())}}
         info_sum, info_n = None, 0
         curve.append(point)
-        for threshold in args.thresholds:
-            if point["accuracy"] >= threshold and threshold not in reached:
-                reached[threshold] = {"step": step, "images": step * batch, "train_s": point["train_s"]}
         print(f"  seed {seed} {path}: step {step} acc {point['accuracy']:.4f} L_I/c1 {point.get('L_I/c1', 0):.3f} "
               f"train {train_s:.0f}s", flush=True)
     return {"seed": seed, "path": path, "batch": batch, "iterations": iterations,
             "precision": "bf16" if engine.amp_dtype is not None else "fp32", "channels_last": engine.channels_last,
             "train_s": round(train_s, 2), "cpu_s": round(cpu_s, 2), "eval_s": round(eval_s, 2),
             "evaluations": len(curve), "img_per_s": round(iterations * batch / train_s, 1),
-            "reached": {f"{t:g}": v for t, v in reached.items()}, "final": curve[-1], "curve": curve}
+            "reached": {f"{t:g}": first_reach(curve, t) for t in args.thresholds}, "final": curve[-1],
+            "best_accuracy": max(p["accuracy"] for p in curve), "curve": curve}
+
+
+def first_reach(curve: list[dict], threshold: float) -> dict | None:
+    """The first evaluation at or above ``threshold``: its step, images seen and training seconds."""
+    for point in curve:
+        if point["accuracy"] >= threshold:
+            return {k: point[k] for k in ("step", "images", "train_s")}
+    return None
 
 
 def summarise(runs: list[dict], paths: list[str], thresholds: list[float]) -> dict:
     """Per path: time/images to each threshold (median, min, max over the seeds that reached it, and how
-    many did), final accuracy and L_I (mean and sd over seeds)."""
-    out = {}
+    many did), final accuracy and L_I (mean and sd over seeds); with several paths, every path's accuracy
+    and L_I at the last step all of them evaluated (``compare_at``), per seed and as mean and sd."""
+    out: dict = {}
     for path in paths:
         rs = [r for r in runs if r["path"] == path and "error" not in r]
         if not rs:
             continue
         entry = {"seeds": [r["seed"] for r in rs], "img_per_s_median": statistics.median(r["img_per_s"] for r in rs)}
+        entry["best_accuracy"] = [max(p["accuracy"] for p in r["curve"]) for r in rs]
         for t in thresholds:
-            hits = [r["reached"][f"{t:g}"] for r in rs if f"{t:g}" in r["reached"]]
+            hits = [h for h in (first_reach(r["curve"], t) for r in rs) if h is not None]
             key = f"to_{round(100 * t)}pct"
             entry[key] = {"reached": f"{len(hits)}/{len(rs)}"}
             if hits:
@@ -138,6 +146,19 @@ def summarise(runs: list[dict], paths: list[str], thresholds: list[float]) -> di
                               "sd": round(statistics.stdev(v), 4) if len(v) > 1 else None,
                               "values": v} for k, v in finals.items()}
         out[path] = entry
+    done = [r for r in runs if "error" not in r]
+    if len({r["path"] for r in done}) > 1:
+        common = set.intersection(*({p["step"] for p in r["curve"]} for r in done))
+        if common:
+            step = max(common)
+            out["compare_at"] = {"step": step}
+            for path in paths:
+                points = [next(p for p in r["curve"] if p["step"] == step) for r in done if r["path"] == path]
+                keys = [k for k in points[0] if k == "accuracy" or k.startswith("L_I/")] if points else []
+                out["compare_at"][path] = {k: {"mean": round(statistics.mean(p[k] for p in points), 4),
+                                               "sd": round(statistics.stdev(p[k] for p in points), 4)
+                                               if len(points) > 1 else None,
+                                               "values": [p[k] for p in points]} for k in keys}
     return out
 
 
@@ -150,9 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--paths", default="default", help="comma-separated: default, plain")
     p.add_argument("--iterations", type=int, default=None, help="default: the schedule's")
+    p.add_argument("--plain-iterations", type=int, default=None, help="iterations of the plain path (default: same)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the schedule's")
     p.add_argument("--eval-every", type=int, default=100)
-    p.add_argument("--thresholds", default="0.9,0.95")
+    p.add_argument("--thresholds", default="0.5,0.7,0.9,0.95",
+                   help="accuracies to time (the lower ones say how far runs get that miss 90%%)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None)
@@ -167,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     from infogan.engine import resolve_device
 
     info = machine_info(resolve_device(args.device))
+    if args.threads:
+        info["torch_threads"] = args.threads
     ctx = mp.get_context("spawn")
     runs = []
     shared = {k: v for k, v in vars(args).items()}
@@ -186,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(value)
     summary = summarise(runs, paths, args.thresholds)
     rows = [{"seed": r["seed"], "path": r["path"], "precision": r.get("precision"), "img_per_s": r.get("img_per_s"),
-             **{f"s_to_{round(100 * t)}": r.get("reached", {}).get(f"{t:g}", {}).get("train_s", "-") for t in args.thresholds},
+             **{f"s_to_{round(100 * t)}": (r.get("reached", {}).get(f"{t:g}") or {}).get("train_s", "-")
+                for t in args.thresholds},
+             "best_acc": r.get("best_accuracy"),
              "final_acc": r.get("final", {}).get("accuracy"), "final_L_I_c1": r.get("final", {}).get("L_I/c1"),
              "error": r.get("error", "")} for r in runs]
     print(table(rows, list(rows[0])))

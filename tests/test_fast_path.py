@@ -234,3 +234,20 @@ def test_resumed_moments_take_the_parameters_layout():
 def test_keep_freed_memory_is_harmless():
     assert engine_module.keep_freed_memory() in (True, False)
     assert engine_module.keep_freed_memory() is engine_module.keep_freed_memory()  # applied once per process
+
+
+def test_flatten_hands_back_gradients_in_the_activation_layout():
+    from infogan.engine import LayoutAtFlatten
+
+    x = torch.randn(4, 6, 3, 3).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    y = LayoutAtFlatten.apply(x)
+    assert y.is_contiguous() and torch.equal(y, x)
+    seen = {}
+    x.register_hook(lambda g: seen.setdefault("grad", g))
+    weights = torch.randn(4, 54)
+    (y.flatten(1) * weights).sum().backward()
+    assert seen["grad"].is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(x.grad, weights.view(4, 6, 3, 3), rtol=0, atol=0)
+    nchw = torch.randn(2, 3, 4, 4, requires_grad=True)  # NCHW input: passed through
+    LayoutAtFlatten.apply(nchw).sum().backward()
+    assert nchw.grad.is_contiguous()

@@ -12,8 +12,9 @@ from functools import partial
 
 import pytest
 
-from infogan.data.fetch import DownloadError, atomic_open, download, fetch_first, file_md5, verify_md5
+from infogan.data.fetch import DownloadError, download, fetch_first, file_md5, verify_md5
 from infogan.errors import DataError
+from infogan.io import TEMP_SUFFIX, atomic_open
 
 GOOD = random.Random(0).randbytes(1_500_000)  # incompressible, several read chunks
 GOOD_MD5 = hashlib.md5(GOOD).hexdigest()
@@ -61,7 +62,7 @@ def closed_port_url():
 
 
 def _no_leftovers(folder):
-    return not [p for p in folder.iterdir() if p.name.endswith(".part")]
+    return not [p for p in folder.iterdir() if p.name.endswith(TEMP_SUFFIX)]
 
 
 def test_download_good(server, tmp_path):
@@ -142,3 +143,15 @@ def test_atomic_open_failure_leaves_nothing(tmp_path):
         f.write(b"partial")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_open_gives_the_usual_file_mode(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    with atomic_open(tmp_path / "f.bin") as f:
+        f.write(b"whole")
+    path = tmp_path / "f.bin"
+    assert path.read_bytes() == b"whole"
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600

@@ -10,6 +10,7 @@ import pytest
 
 from infogan.data.idx import idx_image_data, parse_idx, read_idx, write_idx
 from infogan.errors import DataError
+from infogan.io import TEMP_SUFFIX
 
 
 @pytest.mark.parametrize("suffix", ["", ".gz"])
@@ -21,7 +22,7 @@ def test_round_trip(tmp_path, suffix, dtype):
     assert back.dtype == np.dtype(dtype) and back.shape == (2, 3, 4)
     np.testing.assert_array_equal(back, array)
     assert back.flags.writeable
-    assert not list(tmp_path.glob("*.part"))  # atomic write cleaned up
+    assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))  # atomic write cleaned up
 
 
 def test_raw_layout_is_official(tmp_path):

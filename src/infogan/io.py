@@ -11,10 +11,14 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from infogan.errors import TrainingError
 
 TEMP_SUFFIX = ".tmp"  # temporary files are ".<name>.<random>.tmp" beside their target
+# The process umask, read once: mkstemp makes files 0600, but the files we write get the usual mode.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -47,6 +51,7 @@ def atomic_path(path: str | os.PathLike, *, keep: str | os.PathLike | None = Non
         with open(tmp_path, "rb+") as fh:
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         if keep is not None and path.exists():
             _keep_version(path, Path(keep))
         os.replace(tmp_path, path)
@@ -58,6 +63,17 @@ def atomic_path(path: str | os.PathLike, *, keep: str | os.PathLike | None = Non
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """:func:`atomic_path` as an open binary file: ``path`` is replaced only when the block succeeds.
+
+    Raises:
+        TrainingError: the folder cannot be written or the disk is full (nothing is left behind).
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        yield fh
 
 
 def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None], *,

@@ -1,9 +1,9 @@
 """Getting files onto disk safely: verified downloads and atomic writes.
 
 A file under the cache folder is either complete or absent. Every writer goes through
-:func:`atomic_open`: bytes land in a temporary file in the destination's own folder, are flushed and
-fsynced, then moved into place with ``os.replace`` (atomic on POSIX and Windows). An interrupted
-download or a checksum mismatch leaves no partial file behind.
+:func:`infogan.io.atomic_open`: bytes land in a temporary file in the destination's own folder, are
+flushed and fsynced, then moved into place with ``os.replace`` (atomic on POSIX and Windows). An
+interrupted download or a checksum mismatch leaves no partial file behind.
 
 Downloads use the standard library only (``urllib`` respects the usual ``*_proxy`` variables) and fail
 fast on unreachable hosts: the connect timeout is a few seconds.
@@ -11,25 +11,20 @@ fast on unreachable hosts: the connect timeout is a few seconds.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 from tqdm import tqdm
 
-from infogan.errors import DataError
+from infogan.errors import DataError, InfoGANError
+from infogan.io import atomic_open
 
 CHUNK = 1 << 20  # 1 MiB per read: large enough for speed, small enough for a smooth progress bar
-# The process umask, read once: files from mkstemp are 0600, but cache files should get the usual mode.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 USER_AGENT = "infogan-data-fetch/0.1 (+https://github.com/openai/InfoGAN reimplementation)"
 
 
@@ -39,33 +34,6 @@ class DownloadError(DataError):
     def __init__(self, message: str, failures: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.failures = list(failures)
-
-
-@contextlib.contextmanager
-def atomic_open(dest: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Open a temporary file that replaces ``dest`` only when the ``with`` block succeeds.
-
-    Args:
-        dest: final path; its folder is created if needed.
-
-    Returns:
-        A context manager yielding a binary file object. On a clean exit the data is flushed,
-        fsynced and moved onto ``dest``; on an exception the temporary file is deleted.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def file_md5(path: str | os.PathLike) -> str:
@@ -188,7 +156,7 @@ def download(
                         f"{url}: MD5 mismatch (got {digest.hexdigest()}, expected {md5.lower()}); "
                         "the file is corrupt or not the expected version"
                     )
-        except DataError:
+        except InfoGANError:  # ours (a bad body, a full disk): already names the problem
             raise
         except zlib.error as e:
             raise DataError(f"{url}: not valid gzip data ({e})") from None

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from infogan.data.base import ImageData
-from infogan.data.fetch import atomic_open
 from infogan.errors import DataError
+from infogan.io import atomic_open
 
 GZIP_MAGIC = b"\x1f\x8b"
 

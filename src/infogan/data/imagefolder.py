@@ -26,8 +26,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from infogan.data.base import ImageData, default_data_dir
-from infogan.data.fetch import atomic_open
-from infogan.errors import DataError
+from infogan.errors import DataError, TrainingError
+from infogan.io import atomic_open
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 CACHE_VERSION = 1  # bump when preprocessing changes, so old caches are not reused
@@ -216,7 +216,7 @@ def _write_cache(cache_dir: Path, images: np.ndarray, skipped: list[str], root: 
                 "size": size, "channels": channels, "crop": crop, "classes": classes, "skipped": skipped}
         with atomic_open(cache_dir / "meta.json") as f:
             f.write(json.dumps(meta, indent=1).encode())
-    except OSError as e:  # a read-only cache folder must not stop training
+    except (OSError, TrainingError) as e:  # a read-only or full cache folder must not stop training
         warnings.warn(f"could not write the image cache in {cache_dir} ({e}); images will be decoded "
                       "again next time", stacklevel=3)
 

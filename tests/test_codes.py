@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from infogan.codes import Categorical, Continuous, LatentSpec, Noise, Uniform, gaussian_log_prob, parse_latent
+from infogan.codes import Categorical, Continuous, LatentSpec, Noise, Uniform, gaussian_log_prob
+from infogan.latent_syntax import parse_latent
 from infogan.errors import ConfigError
 from infogan.losses import info_loss
 

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import infogan
-from infogan.codes import Categorical, Continuous, LatentSpec, Noise, parse_latent
+from infogan.codes import Categorical, Continuous, LatentSpec, Noise
+from infogan.latent_syntax import parse_latent
 from infogan.config import RunConfig
 from infogan.data.idx import IDX_DTYPES, parse_idx, read_idx, write_idx
 from infogan.errors import ConfigError, DataError

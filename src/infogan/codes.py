@@ -5,20 +5,12 @@ size, the layout of Q's output, prior sampling, log Q(c|x), the entropies H(c) a
 variational lower bound L_I (Chen et al. 2016, eq. 4). Prior and posterior families are explicit and
 separate (openai/InfoGAN's ``Uniform(Gaussian)`` inheritance mixed the two).
 
-Code string syntax (``LatentSpec.parse``)::
-
-    "noise62,cat10,unif2"              # the paper's MNIST layout (Table 1)
-    "noise128:normal,cat10x10"         # 10 categorical codes of 10 values, Gaussian noise
-    "noise62,cat10,unif2:lambda=0.1:std=fixed"
-
-Items: ``noiseN[:uniform|normal]``, ``catK[xM]``, ``unifN`` (Uniform(-1, 1)), ``gaussN`` (N(0, 1)); each
-code item takes ``:lambda=F`` and continuous ones ``:std=learned|fixed``.
+The code string syntax (``"noise62,cat10,unif2:lambda=0.1"``) is parsed by :mod:`infogan.latent_syntax`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Union
 
@@ -315,7 +307,9 @@ class LatentSpec:
 
     @classmethod
     def parse(cls, text: str) -> "LatentSpec":
-        """Parse the code string syntax of the module docstring."""
+        """Parse the code string syntax (:mod:`infogan.latent_syntax`)."""
+        from infogan.latent_syntax import parse_latent
+
         return parse_latent(text)
 
     def describe(self) -> str:
@@ -340,69 +334,3 @@ def _draw(prior: str, shape: tuple, generator, device) -> torch.Tensor:
     if prior == "uniform":
         return torch.rand(shape, generator=generator, device=device) * 2.0 - 1.0
     return torch.randn(shape, generator=generator, device=device)
-
-
-_ITEM = re.compile(r"^(noise|cat|unif|gauss)(\d{1,7})(?:x(\d{1,7}))?$")
-MAX_CODES = 1000  # far beyond any experiment; bounds the work a hostile spec string can ask for
-
-
-def parse_latent(text: str) -> LatentSpec:
-    """Parse e.g. ``"noise62,cat10,unif2:lambda=0.1"`` into a :class:`LatentSpec`.
-
-    Raises:
-        ConfigError: naming the bad item and the accepted syntax.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError("empty latent spec: write e.g. 'noise62,cat10,unif2'")
-    noise = Noise(0)
-    codes: list[Code] = []
-    for raw in text.split(","):
-        item = raw.strip()
-        head, *opts = item.split(":")
-        match = _ITEM.match(head.strip().lower())
-        if not match:
-            raise ConfigError(
-                f"bad latent item {item[:40]!r}: expected noiseN[:uniform|normal], catK[xM], unifN or gaussN, "
-                "each code optionally followed by :lambda=F and (continuous) :std=learned|fixed[:sigma=F]")
-        kind, n, times = match.group(1), int(match.group(2)), match.group(3)
-        new = 0 if kind == "noise" else (int(times) if times else 1) if kind == "cat" else n
-        if len(codes) + new > MAX_CODES:
-            raise ConfigError(f"latent spec {text[:60]!r} asks for more than {MAX_CODES} codes")
-        options = _parse_options(item, opts, kind)
-        if kind == "noise":
-            noise = Noise(n, options.get("prior", "uniform"))
-            continue
-        lam = options.get("lambda", 1.0)
-        if kind == "cat":
-            codes += [Categorical(n, lam) for _ in range(int(times) if times else 1)]
-        else:
-            if times:
-                raise ConfigError(f"bad latent item {item!r}: 'xM' repeats categorical codes only")
-            prior = "uniform" if kind == "unif" else "normal"
-            codes += [Continuous(prior, lam, options.get("std", "learned"), options.get("sigma", 1.0))
-                      for _ in range(n)]
-    return LatentSpec(noise, tuple(codes))
-
-
-def _parse_options(item: str, opts: list[str], kind: str) -> dict:
-    options: dict = {}
-    for opt in opts:
-        opt = opt.strip().lower()
-        if kind == "noise" and opt in ("uniform", "normal"):
-            options["prior"] = opt
-        elif opt in ("fixed", "learned") and kind in ("unif", "gauss"):
-            options["std"] = opt
-        elif "=" in opt:
-            key, value = opt.split("=", 1)
-            if key == "std" and kind in ("unif", "gauss") and value in ("learned", "fixed"):
-                options["std"] = value
-            elif key in ("lambda", "sigma") and kind != "noise":
-                try:
-                    options[key] = float(value)
-                except ValueError:
-                    raise ConfigError(f"bad number {value!r} in latent item {item!r}") from None
-            else:
-                raise ConfigError(f"unknown option {opt!r} in latent item {item!r}")
-        else:
-            raise ConfigError(f"unknown option {opt!r} in latent item {item!r}")
-    return options

@@ -78,6 +78,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sync-bn", dest="sync_batchnorm", action="store_false", default=None,
                    help="under torchrun: batch norm uses each process's own statistics (default: synchronised)")
     p.add_argument("--baseline", action="store_true", help="GAN with Q attached: G not rewarded for MI")
+    p.add_argument("--consistency", type=float, help="weight of the categorical information loss on randomly "
+                   "rotated/zoomed/shifted G(z, c) (0 = off, the paper; preset mnist-consistent: 1)")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -110,7 +112,8 @@ def config_from_args(args: argparse.Namespace):
     if "iterations" in train and "tick" not in train and cfg.train.tick > train["iterations"]:
         train["tick"] = train["iterations"]
         train["snapshot_every"] = train["iterations"]
-    optim = {k: v for k, v in (("lr_d", args.lr_d), ("lr_g", args.lr_g)) if v is not None}
+    optim = {k: v for k, v in (("lr_d", args.lr_d), ("lr_g", args.lr_g), ("consistency", args.consistency))
+             if v is not None}
     if args.baseline:
         optim["info_to_g"] = False
     data = {k: v for k, v in (("dataset", args.data), ("data_dir", args.data_dir), ("subset", args.subset))

@@ -88,6 +88,12 @@ class OptimConfig:
             a GAN with Q attached, Q still trained on its own loss in the D phase.
         info_to_d: put lambda*L_I into the D phase as well, so D's optimiser trains Q's head and the
             shared trunk (official code; the default).
+        consistency: weight of the transform-consistency term (:mod:`infogan.augment`): the categorical
+            codes' information loss again on a randomly rotated/scaled/shifted G(z, c), in the phases that
+            get the information loss. 0 (the paper) turns it off; ``mnist-consistent`` uses 1.
+        consistency_rotation: largest rotation of that transform, degrees.
+        consistency_scale: largest relative zoom.
+        consistency_shift: largest shift, as a fraction of the image size.
     """
 
     lr_d: float = 2e-4
@@ -96,6 +102,10 @@ class OptimConfig:
     beta2: float = 0.999
     info_to_g: bool = True
     info_to_d: bool = True
+    consistency: float = 0.0
+    consistency_rotation: float = 20.0
+    consistency_scale: float = 0.1
+    consistency_shift: float = 0.1
 
     def __post_init__(self) -> None:
         _positive("lr_d", self.lr_d)
@@ -108,6 +118,11 @@ class OptimConfig:
         _typed("info_to_d", self.info_to_d, bool)
         if not self.info_to_d and not self.info_to_g:
             raise ConfigError("info_to_d and info_to_g are both off: Q would never be trained")
+        for name, top in (("consistency", math.inf), ("consistency_rotation", 180.0),
+                          ("consistency_scale", 0.9), ("consistency_shift", 0.5)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= top:
+                raise ConfigError(f"{name} must be a number in [0, {top:g}], got {v!r}")
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,16 @@ def g_loss(fake_logit: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logit.float()).mean()
 
 
-def info_loss(spec: LatentSpec, q_out: torch.Tensor, latent: Latent) -> tuple[torch.Tensor, torch.Tensor]:
+def info_loss(spec: LatentSpec, q_out: torch.Tensor, latent: Latent, *,
+              categorical_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The weighted information loss and the per-code lower bound.
 
     Args:
         spec: the latent spec.
-        q_out: Q's output on G(z, c), (B, q_dim).
+        q_out: Q's output on G(z, c) (or on a transformed G(z, c)), (B, q_dim).
         latent: the z and c that produced the batch.
+        categorical_only: leave the continuous codes out of the loss (the transform-consistency term,
+            :mod:`infogan.augment`); the bound still covers every code.
     Returns:
         ``(loss, bound)``: loss = -sum_i lambda_i * E[log Q(c_i|x)] (scalar, to minimise), and
         bound = E[log Q(c_i|x)] + H(c_i) per code (L,), detached: the paper's L_I in nats.
@@ -43,6 +46,10 @@ def info_loss(spec: LatentSpec, q_out: torch.Tensor, latent: Latent) -> tuple[to
         return zero, torch.zeros(0, device=q_out.device)
     mean_log_q = spec.log_q(q_out, latent.codes).mean(dim=0)  # (L,)
     lambdas = spec.lambdas().to(q_out.device)
+    if categorical_only:
+        keep = torch.zeros_like(lambdas)
+        keep[spec.categorical_indices] = 1.0
+        lambdas = lambdas * keep
     loss = -(lambdas * mean_log_q).sum()
     bound = mean_log_q.detach() + spec.entropies().to(q_out.device)
     return loss, bound

@@ -8,6 +8,9 @@ The trainer knows nothing about any one architecture. One iteration (official op
 3. **G phase**: D (frozen: no weight gradients) on G(z, c); loss = non-saturating G loss + lambda * info
    loss; G's optimiser steps.
 
+With ``optim.consistency > 0`` both phases add the categorical codes' information loss on randomly
+transformed copies of G(z, c) (the same transforms in both phases; :mod:`infogan.augment`).
+
 Losses are accumulated on the device and read on ticks only: no host synchronisation per step.
 """
 
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from infogan import checkpoint, losses
+from infogan import augment, checkpoint, losses
 from infogan.codes import Latent
 from infogan.config import RunConfig
 from infogan.data.base import ImageData
@@ -128,6 +131,10 @@ class Trainer(TrainerState):
             gan_d = losses.d_loss(real_logit, fake_logit)
             info_d, bound = losses.info_loss(spec, q_fake, latent)
             loss_d = gan_d + info_d if opt.info_to_d else gan_d
+            theta = self._consistency_theta(batch)
+            if theta is not None and opt.info_to_d:  # Q also recovers the categories of a transformed G(z, c)
+                _, q_moved = self.D(self._transformed(fake.detach(), theta))
+                loss_d = loss_d + opt.consistency * losses.info_loss(spec, q_moved, latent, categorical_only=True)[0]
             # read now: under CUDA graphs D's output buffers are reused by its next call
             d_real = torch.sigmoid(real_logit.detach().float()).mean()
             d_fake = torch.sigmoid(fake_logit.detach().float()).mean()
@@ -144,6 +151,10 @@ class Trainer(TrainerState):
                 gan_g = losses.g_loss(fake_logit_g)
                 info_g, _ = losses.info_loss(spec, q_fake_g, latent)
                 loss_g = gan_g + info_g if opt.info_to_g else gan_g
+                if theta is not None and opt.info_to_g:  # the same transforms: G is rewarded for robust categories
+                    _, q_moved_g = self.D(self._transformed(fake, theta))
+                    loss_g = loss_g + opt.consistency * losses.info_loss(spec, q_moved_g, latent,
+                                                                         categorical_only=True)[0]
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
@@ -151,6 +162,20 @@ class Trainer(TrainerState):
             self.model.D.requires_grad_(True)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "gan_d": gan_d.detach(),
                 "gan_g": gan_g.detach(), "info": bound, "d_real": d_real, "d_fake": d_fake}
+
+    def _consistency_theta(self, batch: int) -> torch.Tensor | None:
+        """This step's random affine transforms (B, 2, 3) for the consistency term; None when it is off."""
+        opt = self.config.optim
+        if not opt.consistency or not self.model.spec.categorical_indices:
+            return None
+        return augment.random_affine_theta(batch, rotation=opt.consistency_rotation, scale=opt.consistency_scale,
+                                           shift=opt.consistency_shift, generator=self.gen_latent,
+                                           device=self.engine.device)
+
+    def _transformed(self, images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        fill = -1.0 if self.model.config.output == "tanh" else 0.0  # the background of G's output range
+        moved = augment.apply_affine(images, theta, fill=fill)  # (B, C, H, W)
+        return moved.contiguous(memory_format=self.engine.memory_format)
 
     # ----- the loop ----------------------------------------------------------------------------------
     def run(self) -> TrainResult:

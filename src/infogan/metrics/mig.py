@@ -42,6 +42,21 @@ def check_codes_and_factors(codes: np.ndarray, factor_classes: np.ndarray) -> tu
     return codes, factor_classes.astype(np.int64, copy=False)
 
 
+def check_train_test(codes_train: np.ndarray, classes_train: np.ndarray, codes_test: np.ndarray,
+                     classes_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`check_codes_and_factors` on a train and a test split that must have the same widths.
+
+    Returns:
+        (codes_train, classes_train, codes_test, classes_test) as float64 / int64 arrays.
+    """
+    codes_train, classes_train = check_codes_and_factors(codes_train, classes_train)
+    codes_test, classes_test = check_codes_and_factors(codes_test, classes_test)
+    if codes_test.shape[1] != codes_train.shape[1] or classes_test.shape[1] != classes_train.shape[1]:
+        raise DataError(f"train and test sets differ in width: codes {codes_train.shape} vs {codes_test.shape}, "
+                        f"factors {classes_train.shape} vs {classes_test.shape}")
+    return codes_train, classes_train, codes_test, classes_test
+
+
 def histogram_discretize(codes: np.ndarray, num_bins: int = NUM_BINS) -> np.ndarray:
     """Discretise each code dimension into ``num_bins`` equal-width bins over its own range.
 

@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
 from infogan.errors import DataError
-from infogan.metrics.mig import check_codes_and_factors
+from infogan.metrics.mig import check_train_test
 
 PROTOCOL = "sap_dsprites_10k"
 NUM_TRAIN = 10_000  # disentanglement_lib sap_score.num_train
@@ -49,11 +49,8 @@ def score_matrix(
     Returns:
         float array (D, F).
     """
-    codes_train, classes_train = check_codes_and_factors(codes_train, classes_train)
-    codes_test, classes_test = check_codes_and_factors(codes_test, classes_test)
-    if codes_test.shape[1] != codes_train.shape[1] or classes_test.shape[1] != classes_train.shape[1]:
-        raise DataError(f"train and test sets differ in width: codes {codes_train.shape} vs {codes_test.shape}, "
-                        f"factors {classes_train.shape} vs {classes_test.shape}")
+    codes_train, classes_train, codes_test, classes_test = check_train_test(codes_train, classes_train, codes_test,
+                                                                            classes_test)
     num_codes, num_factors = codes_train.shape[1], classes_train.shape[1]
     s = np.zeros((num_codes, num_factors))
     for j in range(num_factors):

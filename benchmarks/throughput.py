@@ -14,7 +14,8 @@ leak from one to another; the workers take turns, one round each, ``--rounds`` t
 - ``plain``: the Trainer with every switch off (fp32, NCHW, foreach Adam, no allocator tuning).
 - ``no-channels-last``, ``no-fused-adam``, ``no-malloc-tuning``: the default path minus one switch.
 - any mode + ``+compile``: G and D wrapped in ``torch.compile``.
-- ``peak``: not a training mode; a 2048^3 matmul in bf16 and fp32 each round, the compute ceiling.
+- ``peak``: not a training mode; a 2048^3 matmul in bf16 and fp32 each round, the compute ceiling (bf16 at
+  512^3 where the CPU has no native bf16: it is emulated there, ~25x slower than fp32).
 
 The timed unit is ``--steps`` iterations of what ``Trainer.run`` does per step (``train_step``, the
 on-device stat accumulation, and the per-step finite check where the engine does one); ticks and snapshots
@@ -91,8 +92,14 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
 
     device = resolve_device(device_name)
     if mode == "peak":
+        # Without native bf16 (AVX2 CPUs) a bf16 matmul is emulated at ~1.5 GFLOP/s (2026-12-02, one EPYC
+        # core): a 2048^3 one takes ~12 s, so it is measured at 512^3, enough to show it is not the ceiling.
+        emulated = device.type == "cpu" and not engine_module.cpu_has_bf16()
+
         def peak():
-            return {"bf16": matmul_peak(torch.bfloat16, device), "fp32": matmul_peak(torch.float32, device)}
+            bf16 = matmul_peak(torch.bfloat16, device, size=512, repeats=2) if emulated else matmul_peak(
+                torch.bfloat16, device)
+            return {"bf16": {**bf16, "native": not emulated}, "fp32": matmul_peak(torch.float32, device)}
         return peak, {"mode": mode}, None
 
     config = infogan.get_preset(preset).replace(train={"batch_size": batch, "device": device_name})

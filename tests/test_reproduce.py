@@ -114,3 +114,81 @@ def test_plan_and_config_differences():
         plan(cfg.replace(optim={"info_to_g": False}))
     with pytest.raises(ConfigError, match="at least 1"):
         plan(cfg, seeds=0)
+
+
+# ----- --jobs: runs in parallel worker processes -------------------------------------------------------------
+def _parallel_config(tmp_path, **train):
+    """The 'fake' preset on the real MNIST architecture: spawned workers cannot see the test-only 'tiny' one."""
+    cfg = infogan.get_preset("fake").replace(train={"iterations": 4, "batch_size": 8, "tick": 2,
+                                                    "snapshot_every": 2, "precision": "fp32", **train})
+    path = tmp_path / "parallel.json"
+    path.write_text(cfg.to_json())
+    return path
+
+
+def _parallel_args(config, outdir, *extra):
+    return ["reproduce", "mnist", "--config", str(config), "--seeds", "2", "--baseline-iterations", "2",
+            "--outdir", str(outdir), "--no-progress", "--no-report", "--jobs", "2", "--threads-per-job", "1", *extra]
+
+
+def test_parallel_jobs_train_every_run_then_skip_them(tmp_path, capfd):
+    config, out = _parallel_config(tmp_path), tmp_path / "repro"
+    assert main(_parallel_args(config, out)) == 0
+    text = capfd.readouterr().out
+    names = ["fake-seed0", "fake-baseline-seed0", "fake-seed1", "fake-baseline-seed1"]
+    assert "training 4 run(s), 2 at a time, 1 thread(s) each" in text
+    for name in names:
+        last = 2 if "baseline" in name else 4
+        assert f"{name}: finished at step {last}" in text
+        assert read_jsonl(out / name / "stats.jsonl")[-1]["step"] == last
+        cfg = json.loads((out / name / "config.json").read_text())
+        assert cfg["train"]["seed"] == int(name[-1]) and cfg["optim"]["info_to_g"] == ("baseline" not in name)
+        sessions = json.loads((out / name / "machine.json").read_text())["sessions"]
+        assert [(s["from_step"], s["to_step"]) for s in sessions] == [(0, last)]
+    before = {p: p.stat().st_mtime_ns for p in out.glob("*/*")}
+    assert main(_parallel_args(config, out)) == 0
+    text = capfd.readouterr().out
+    assert all(f"{name}: finished at step" in text and "skipped" in text for name in names)
+    assert "training" not in text and {p: p.stat().st_mtime_ns for p in out.glob("*/*")} == before
+
+
+def test_parallel_worker_failure_is_one_line_per_run(tmp_path, capfd):
+    cfg = infogan.RunConfig.from_json(_parallel_config(tmp_path).read_text())
+    missing = tmp_path / "no-such-folder"
+    config = tmp_path / "missing-data.json"
+    config.write_text(cfg.replace(data={"dataset": f"imagefolder:{missing}"}).to_json())
+    assert main(_parallel_args(config, tmp_path / "repro", "--seeds", "1")) == 2
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    for name in ("fake-seed0", "fake-baseline-seed0"):  # each worker's own error, then the parent's summary
+        assert f"{name}: error: image folder {missing} does not exist" in err
+    assert "training failed for fake-seed0 (exit code 2), fake-baseline-seed0 (exit code 2)" in err
+    assert main(_parallel_args(config, tmp_path / "repro", "--jobs", "0")) == 2
+    assert "--jobs must be at least 1" in capfd.readouterr().err
+
+
+def test_parallel_stop_on_sigint_saves_every_running_run(tmp_path):
+    """Ctrl-C (SIGINT to the process group) stops the parent and every worker with a state; a rerun resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config, out = _parallel_config(tmp_path, iterations=100_000), tmp_path / "repro"
+    args = [sys.executable, "-m", "infogan", *_parallel_args(config, out, "--baseline-iterations", "0")]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    states = [out / f"fake-seed{s}" / "state.pt" for s in (0, 1)]
+    deadline = time.monotonic() + 120
+    while not all(s.exists() for s in states) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert all(s.exists() for s in states), "both workers should have saved a first state"
+    os.killpg(proc.pid, signal.SIGINT)
+    text, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, text
+    assert "stopped; run the same command again" in text and "Traceback" not in text
+    for seed in (0, 1):
+        assert f"fake-seed{seed}: stopped at step" in text
+        steps = [r["step"] for r in read_jsonl(out / f"fake-seed{seed}" / "stats.jsonl")]
+        assert steps and steps == sorted(set(steps))

@@ -97,8 +97,7 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
         emulated = device.type == "cpu" and not engine_module.cpu_has_bf16()
 
         def peak():
-            bf16 = matmul_peak(torch.bfloat16, device, size=512, repeats=2) if emulated else matmul_peak(
-                torch.bfloat16, device)
+            bf16 = matmul_peak(torch.bfloat16, device, **({"size": 512, "repeats": 2} if emulated else {}))
             return {"bf16": {**bf16, "native": not emulated}, "fp32": matmul_peak(torch.float32, device)}
         return peak, {"mode": mode}, None
 

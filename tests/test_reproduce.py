@@ -168,7 +168,8 @@ def test_parallel_worker_failure_is_one_line_per_run(tmp_path, capfd):
 
 
 def test_parallel_stop_on_sigint_saves_every_running_run(tmp_path):
-    """Ctrl-C (SIGINT to the process group) stops the parent and every worker with a state; a rerun resumes."""
+    """Ctrl-C (SIGINT to the process group) stops the parent and every worker with a saved state (resuming
+    from such a state is tested above, in one process)."""
     import os
     import signal
     import subprocess

@@ -93,8 +93,7 @@ def train_in_parallel(runs: Sequence, outdir: Path, *, jobs: int, threads: int |
             signal.signal(sig, handler)
     if failed:
         raise TrainingError(f"training failed for {', '.join(m for _, m in sorted(failed))}: see its message "
-                            "above; the other runs "
-                            "are kept, and the same command continues them")
+                            "above; the other runs are kept, and the same command continues them")
     if stopped[0]:
         echo("stopped; run the same command again to continue every run from where it stopped")
     return not stopped[0]

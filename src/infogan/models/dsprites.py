@@ -1,9 +1,10 @@
 """A 64x64 architecture for dSprites, after the modified InfoGAN of InfoGAN-CR (Lin et al., ICML 2020).
 
 InfoGAN-CR's dSprites setup (PAPER.md): 5 continuous codes + 5 noise dimensions, spectral normalisation in D,
-Q's std fixed, lambda 0.05. The layer sizes below are this project's choice, in the style of the 64x64
-convolutional encoder/decoder of disentanglement_lib (conv 32-32-64-64, 4x4, stride 2); they were not checked
-against InfoGAN-CR's own code.
+Q's std fixed, lambda 0.05. The layer sizes below (conv 32-32-64-64, 4x4, stride 2; FC128) are those of
+InfoGAN-CR's released code (github.com/fjxmlzn/InfoGAN-CR, ``gan/network.py``, read 2026-12-02). Known differences
+from it: there each layer applies its activation before batch norm (here batch norm, then the activation), G's
+up-convolutions use leaky ReLU (here ReLU), and Q's two FC layers are spectrally normalised too (here not).
 
 G: FC128 BN ReLU; FC 4x4x64 BN ReLU; upconv64 s2 BN ReLU; upconv32 s2 BN ReLU; upconv32 s2 BN ReLU;
    upconv1 s2 sigmoid.

@@ -62,8 +62,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 def prefers_channels_last(device: torch.device) -> bool:
     """Whether conv layers run faster with NHWC activations and weights on ``device``.
 
-    CPU (oneDNN): fewer layout reorders around each conv (MNIST, batch 128, bf16, one core: +5.4% img/s
-    together with :class:`LayoutAtFlatten`; docs/performance.md). CUDA: tensor-core convs want NHWC.
+    CPU (oneDNN): fewer layout reorders around each conv (MNIST, batch 128, bf16, one core: +7.5% img/s
+    together with :class:`LayoutAtFlatten`, 2026-12-02; +6.2% in fp32 on AVX2; docs/performance.md). CUDA: tensor-core convs want NHWC.
     """
     return device.type in ("cpu", "cuda")
 
@@ -176,8 +176,8 @@ def keep_freed_memory() -> bool:
     PyTorch's CPU allocator is ``malloc``; glibc maps each large block afresh and unmaps it when freed,
     so every step's big temporaries (autocast weight copies, gradients) page-fault in again: about 12,000
     faults per MNIST step at batch 128. Raising the mmap threshold to its 64-bit maximum (32 MiB) and the
-    trim threshold to 1 GiB keeps freed blocks for reuse (0 faults per step; +5.1% img/s on one core,
-    batch 128, bf16). Memory freed by the process is then returned to the system only at exit.
+    trim threshold to 1 GiB keeps freed blocks for reuse (0 faults per step; +10.5% img/s on one core,
+    batch 128, bf16, 2026-12-02). Memory freed by the process is then returned to the system only at exit.
 
     Returns:
         True when glibc accepted both settings; False elsewhere (no glibc: nothing changes).
@@ -266,7 +266,8 @@ class Engine:
     def autocast(self):
         """bf16 autocast where supported: matmuls/convs run in bf16, losses stay fp32.
 
-        AVX512-BF16 CPU, MNIST batch 128, one core: 275 -> 496 img/s against fp32 (docs/performance.md).
+        AVX512-BF16 CPU, MNIST batch 128, one core: 350 -> 757 img/s against fp32 (2026-12-02,
+        docs/performance.md).
         """
         if self.amp_dtype is None:
             return contextlib.nullcontext()
@@ -283,7 +284,7 @@ class Engine:
 
     def adam_kwargs(self) -> dict:
         """Keyword arguments of the loop's Adam optimisers: fused where PyTorch has the kernel, else foreach."""
-        # fused: one pass over each parameter's values, no temporaries (CPU: +7.6% img/s, batch 128, bf16);
+        # fused: one pass over each parameter's values, no temporaries (CPU: +9.2% img/s, batch 128, bf16);
         # foreach where fused is missing: a few vectorised ops per step instead of a Python loop per tensor
         return {"fused": True} if fused_adam_supported(self.device) else {"foreach": True}
 
@@ -317,7 +318,7 @@ class Engine:
                 if isinstance(module, nn.Flatten):  # the 4D -> 2D boundary: see LayoutAtFlatten
                     module.register_forward_pre_hook(_flatten_keeping_grad_layout)
         if self.device.type == "cpu":
-            keep_freed_memory()  # no page faults on each step's big temporaries: +5.1% img/s
+            keep_freed_memory()  # no page faults on each step's big temporaries: +10.5% img/s (bf16)
         elif self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest conv algorithm once
         G, D = model.G, model.D
@@ -325,7 +326,7 @@ class Engine:
             reason = compile_unavailable(self.device)
             if reason is not None:
                 warnings.warn(f"torch.compile unavailable ({reason}); training eagerly", stacklevel=2)
-            else:  # opt-in: -18% img/s on this CPU; "reduce-overhead" on CUDA replays steps as CUDA graphs
+            else:  # opt-in: -26% img/s on an AVX512-BF16 CPU; "reduce-overhead" on CUDA replays steps as CUDA graphs
                 G, D = CompiledModule(G, mode=self.compile_mode), CompiledModule(D, mode=self.compile_mode)
         return G, D
 

@@ -154,6 +154,10 @@ def _drop_cut_line(fh) -> int:
 
 def _keep_version(path: Path, keep: Path) -> None:
     """Make ``keep`` a second name of the current ``path`` (atomically replacing any older ``keep``)."""
+    if keep.exists() and os.path.samefile(path, keep):
+        # already so (a write cut between this and its rename leaves both names on one file); renaming a
+        # link onto another name of the same file does nothing and would leave the temporary name behind
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{keep.name}.", suffix=TEMP_SUFFIX, dir=keep.parent)
     os.close(fd)
     try:

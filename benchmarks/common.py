@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,25 @@ def matmul_peak(dtype: torch.dtype, device: torch.device, *, size: int = 2048, r
     if device.type == "cpu":
         out["gflops_cpu"] = round(flops / max(min(cpu), 1e-9) / 1e9, 1)
     return out
+
+
+def synthetic_images(config, n: int = 4096) -> torch.Tensor:
+    """``n`` random uint8 images (N, C, H, W) of the config's image shape: the benchmarks' training data."""
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (n, *config.model.image_shape), dtype=torch.uint8, generator=gen)
+
+
+def synthetic_trainer(config, images: torch.Tensor, engine):
+    """A ``Trainer`` on ``images`` with ``engine``, writing to a fresh temporary run folder, in train mode."""
+    from infogan.data.base import ImageData
+    from infogan.runs import create_run_dir
+    from infogan.training import Trainer
+
+    outdir = Path(tempfile.mkdtemp(prefix="infogan-bench-"))
+    trainer = Trainer(config, create_run_dir(outdir, config), ImageData(images, None, name="synthetic"),
+                      progress=False, engine=engine)
+    trainer.model.train()
+    return trainer
 
 
 def count_flops(fn: Callable[[], object]) -> int:

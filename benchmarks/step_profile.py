@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -30,7 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_info, matmul_peak, sync, table, write_result
+from common import machine_info, matmul_peak, sync, synthetic_images, synthetic_trainer, table, write_result
 
 HEAVY = ("mm", "addmm", "bmm", "convolution", "convolution_backward")
 
@@ -65,43 +64,42 @@ class OpTimer(TorchDispatchMode):
 def build_trainer(preset: str, batch: int, device_name: str, precision: str):
     """The default training path (``Trainer`` with ``Engine.from_config``) on 4,096 random uint8 images."""
     import infogan
-    from infogan.data.base import ImageData
     from infogan.engine import Engine
-    from infogan.runs import create_run_dir
-    from infogan.training import Trainer
 
     config = infogan.get_preset(preset).replace(train={"batch_size": batch, "device": device_name,
                                                        "precision": precision})
-    gen = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (4096, *config.model.image_shape), dtype=torch.uint8, generator=gen)
     engine = Engine.from_config(config.train)
-    outdir = Path(tempfile.mkdtemp(prefix="infogan-profile-"))
-    trainer = Trainer(config, create_run_dir(outdir, config), ImageData(images, None, name="synthetic"),
-                      progress=False, engine=engine)
-    trainer.model.train()
-    return trainer, engine
+    return synthetic_trainer(config, synthetic_images(config), engine), engine
+
+
+def _rate(seconds: float, flops: float, peak_gflops: float) -> dict:
+    """GFLOP/s and the fraction of the peak (None for operators without FLOPs)."""
+    rate = flops / seconds / 1e9 if flops else None
+    return {"gflops": round(rate, 1) if rate else None, "of_peak": round(rate / peak_gflops, 3) if rate else None}
+
+
+def _timed_steps(trainer, steps: int, device: torch.device) -> float:
+    """Seconds per ``train_step``, averaged over ``steps``."""
+    sync(device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    sync(device)
+    return (time.perf_counter() - t) / steps
 
 
 def profile(args) -> dict:
+    """Warm up, time ``args.steps`` plain steps, then the same number under :class:`OpTimer`; the result dict."""
     if args.threads:
         torch.set_num_threads(args.threads)
     trainer, engine = build_trainer(args.preset, args.batch_size, args.device, args.precision)
     device = engine.device
     dtype = engine.amp_dtype or torch.float32
-    for _ in range(5):
-        trainer.train_step()
-    sync(device)
-    t = time.perf_counter()
-    for _ in range(args.steps):
-        trainer.train_step()
-    sync(device)
-    plain = (time.perf_counter() - t) / args.steps
+    _timed_steps(trainer, 5, device)  # warm-up: kernel selection, allocator
+    plain = _timed_steps(trainer, args.steps, device)
     timer = OpTimer(device)
-    t = time.perf_counter()
     with timer:
-        for _ in range(args.steps):
-            trainer.train_step()
-    profiled = (time.perf_counter() - t) / args.steps
+        profiled = _timed_steps(trainer, args.steps, device)
     peak = matmul_peak(dtype, device)["gflops_wall"]
 
     n = args.steps
@@ -112,23 +110,19 @@ def profile(args) -> dict:
         s, f = secs / n, timer.flops.get(key, 0.0) / n
         rows.append({"op": op, "input_shape": list(shape), "dtype": dt, "calls_per_step": timer.calls[key] // n,
                      "ms_per_step": round(1e3 * s, 3), "share": round(s / total_op_s, 4),
-                     "gflop_per_step": round(f / 1e9, 4),
-                     "gflops": round(f / s / 1e9, 1) if f else None,
-                     "of_peak": round(f / s / 1e9 / peak, 3) if f else None})
-    groups: dict[str, dict] = defaultdict(lambda: {"ms_per_step": 0.0, "gflop_per_step": 0.0})
-    for r in rows:
-        g = groups[r["op"] if r["op"] in HEAVY else "other"]
-        g["ms_per_step"] += r["ms_per_step"]
-        g["gflop_per_step"] += r["gflop_per_step"]
+                     "gflop_per_step": round(f / 1e9, 4), **_rate(s, f, peak)})
+    group_s: dict[str, float] = defaultdict(float)  # seconds per step
+    group_f: dict[str, float] = defaultdict(float)  # FLOPs per step
+    for key, secs in timer.seconds.items():
+        group = key[0] if key[0] in HEAVY else "other"
+        group_s[group] += secs / n
+        group_f[group] += timer.flops.get(key, 0.0) / n
     summary = []
-    for name, g in sorted(groups.items(), key=lambda kv: -kv[1]["ms_per_step"]):
-        rate = g["gflop_per_step"] / (g["ms_per_step"] / 1e3) if g["gflop_per_step"] else None
-        summary.append({"group": name, "ms_per_step": round(g["ms_per_step"], 2),
-                        "share": round(g["ms_per_step"] / (1e3 * total_op_s), 3),
-                        "gflop_per_step": round(g["gflop_per_step"], 3),
-                        "gflops": round(rate, 1) if rate else None,
-                        "of_peak": round(rate / peak, 3) if rate else None})
-    total_flop = sum(r["gflop_per_step"] for r in rows)
+    for name in sorted(group_s, key=lambda g: -group_s[g]):
+        s, f = group_s[name], group_f[name]
+        summary.append({"group": name, "ms_per_step": round(1e3 * s, 2), "share": round(s / total_op_s, 3),
+                        "gflop_per_step": round(f / 1e9, 3), **_rate(s, f, peak)})
+    total_flop = sum(timer.flops.values()) / n / 1e9
     return {"benchmark": "step_profile", "machine": machine_info(device),
             "settings": {"preset": args.preset, "batch_size": args.batch_size, "steps": n,
                          "precision": "bf16" if engine.amp_dtype is not None else "fp32",

@@ -30,7 +30,6 @@ import multiprocessing as mp
 import os
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -38,7 +37,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import count_flops, machine_info, matmul_peak, sync, table, write_result
+from common import (count_flops, machine_info, matmul_peak, sync, synthetic_images, synthetic_trainer, table,
+                    write_result)
 
 SWITCHES = ("amp", "channels_last", "fused", "malloc", "compile")
 
@@ -102,8 +102,7 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
         return peak, {"mode": mode}, None
 
     config = infogan.get_preset(preset).replace(train={"batch_size": batch, "device": device_name})
-    gen = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (4096, *config.model.image_shape), dtype=torch.uint8, generator=gen)
+    images = synthetic_images(config)
     if mode == "baseline":
         from baseline import SlowPortTrainer
 
@@ -117,10 +116,6 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
                 slow.train_step()
         return run_slow, {"mode": mode, "precision": "fp32"}, lambda: count_flops(slow.train_step)
 
-    from infogan.data.base import ImageData
-    from infogan.runs import create_run_dir
-    from infogan.training import Trainer
-
     flags = parse_mode(mode)
     if not flags["malloc"]:
         engine_module.keep_freed_memory = lambda: False  # this worker only: glibc's defaults stay
@@ -129,13 +124,10 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
     engine = Engine.from_config(config.train)
     if flags["channels_last"] is not None:
         engine.channels_last = flags["channels_last"]
-    outdir = Path(tempfile.mkdtemp(prefix="infogan-bench-"))
-    trainer = Trainer(config, create_run_dir(outdir, config), ImageData(images, None, name="synthetic"),
-                      progress=False, engine=engine)
+    trainer = synthetic_trainer(config, images, engine)
     if flags["fused"] is False:
         for group in trainer.opt_d.param_groups + trainer.opt_g.param_groups:
             group["fused"], group["foreach"] = False, True
-    trainer.model.train()
     t = time.perf_counter()
     for _ in range(3):  # compiles here when compiling
         trainer.train_step()

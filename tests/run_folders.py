@@ -12,6 +12,7 @@ import infogan
 from infogan import checkpoint
 from infogan.io import TEMP_SUFFIX
 
+
 def temp_files(run: Path) -> list[Path]:
     """Temporary files of interrupted atomic writes in a run folder and its samples folder."""
     return [p for folder in (run, run / "samples") if folder.is_dir() for p in folder.iterdir()

@@ -9,6 +9,7 @@ interpreter start-up each; the driver writes its findings as JSON and the test c
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -73,13 +74,15 @@ def _wait_for(pid: int, condition, interval: float, timeout: float = 120.0) -> N
     raise TimeoutError("condition not reached")
 
 
-def _last_logged_step(stats: Path, _seen: dict = {}) -> int:  # noqa: B006 - a cache: (path, size) -> step
+def _last_logged_step(stats: Path) -> int:
     """The step of the last complete line of ``stats.jsonl`` (0 if none); re-read only when its size changes."""
-    size = stats.stat().st_size if stats.exists() else 0
-    if (stats, size) not in _seen:
-        lines = stats.read_bytes().split(b"\n")[:-1] if size else []
-        _seen[stats, size] = json.loads(lines[-1])["step"] if lines else 0
-    return _seen[stats, size]
+    return _logged_step_at(stats, stats.stat().st_size if stats.exists() else 0)
+
+
+@functools.lru_cache(maxsize=None)
+def _logged_step_at(stats: Path, size: int) -> int:
+    lines = stats.read_bytes().split(b"\n")[:-1] if size else []
+    return json.loads(lines[-1])["step"] if lines else 0
 
 
 def _wait_for_kill_moment(pid: int, run: Path, mode: str, rng, *, fresh: bool, latest: int) -> None:
@@ -92,13 +95,13 @@ def _wait_for_kill_moment(pid: int, run: Path, mode: str, rng, *, fresh: bool, l
     def until(condition, interval: float) -> None:  # ``_wait_for``, cut short once step ``latest`` is logged
         _wait_for(pid, lambda: condition() or _last_logged_step(stats) >= latest, interval)
 
-    if mode in ("delay", "early"):  # any moment: start-up, loading, a step, a write
-        end = time.monotonic() + rng.uniform(0.0, 0.5 if mode == "delay" else 0.08)
+    if mode == "delay":  # any moment: start-up, loading, a step, a write
+        end = time.monotonic() + rng.uniform(0.0, 0.5)
         until(lambda: time.monotonic() >= end, 0.002)
     elif mode.startswith("."):  # the moment this checkpoint's temporary file appears: inside its write
         until(lambda: any(p.name.startswith(mode) for p in temp_files(run)), 0.0005)
-    elif mode in ("write", "write1"):  # the moment the n-th temporary file appears: inside an atomic write
-        nth, seen = (1 if mode == "write1" else rng.randint(1, 6)), set()
+    elif mode == "write":  # the moment the n-th temporary file appears: inside an atomic write
+        nth, seen = rng.randint(1, 6), set()
 
         def nth_write() -> bool:
             seen.update(p.name for p in temp_files(run))
@@ -158,13 +161,11 @@ def drive(work: Path, seed: int, kills: int, iterations: int) -> dict:
             if os.waitpid(pid, 0)[1] != 0:
                 raise RuntimeError("final resume failed: " + log.read_text()[-2000:])
             break
-        left_steps, left_kills = iterations - done, kills - found["kills"]
         # steps this life may add at most: never more than leaves one step per kill to come (the state then
         # stands at most ``budget`` steps further; a kill at the tick of step state+budget+1 precedes its write)
-        budget = max(1, (iterations - state_step - 1) // left_kills)
-        # keep enough of the run for the kills still to come: near the end, kill early (little progress)
-        mode = rng.choice(["delay", "tick", "write"] if left_steps > left_kills else ["early", "write1"])
-        if found["kills"] % 6 in (2, 5) and left_steps > left_kills:  # every third kill: inside a checkpoint write
+        budget = max(1, (iterations - state_step - 1) // (kills - found["kills"]))
+        mode = rng.choice(["delay", "tick", "write"])
+        if found["kills"] % 6 in (2, 5):  # every third kill: inside a checkpoint write
             mode = ".state.pt." if found["kills"] % 6 == 2 else ".snapshot.safetensors."
         try:
             _wait_for_kill_moment(pid, run, mode, rng, fresh=fresh, latest=state_step + budget + 1)

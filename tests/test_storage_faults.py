@@ -17,6 +17,7 @@ import torch
 import infogan
 from infogan import checkpoint
 from infogan.errors import TrainingError
+from infogan.io import atomic_path
 from run_folders import REAL, assert_same_training, cli, temp_files, train_quiet
 
 
@@ -181,8 +182,6 @@ def test_file_size_limit_fails_at_the_write_with_one_line(tmp_path):
 def test_a_write_cut_after_keeping_the_previous_version_leaves_no_temporary_file(tmp_path):
     # a SIGKILL between keeping state.prev.pt (a hard link) and the rename leaves both names on one file;
     # the next write must keep it and leave nothing behind (rename() between two links is a no-op)
-    from infogan.io import atomic_path
-
     path, keep = tmp_path / "state.pt", tmp_path / "state.prev.pt"
     path.write_bytes(b"v1")
     os.link(path, keep)

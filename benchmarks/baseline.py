@@ -26,7 +26,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from infogan import losses
-from infogan.codes import Latent
+from infogan.latent.spec import Latent
 from infogan.config import RunConfig
 from infogan.models import InfoGAN, build_model
 

@@ -22,7 +22,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from infogan.engine import cpu_has_bf16
-from infogan.io import atomic_write_text
+from infogan.storage import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -22,7 +22,7 @@ import torch
 
 import infogan
 import infogan.sampling
-from infogan.codes import Latent, LatentSpec
+from infogan.latent.spec import Latent, LatentSpec
 from infogan.data.base import ImageData
 from infogan.engine import Engine
 from infogan.runs import create_run_dir

@@ -10,7 +10,7 @@ import torch
 
 import infogan
 from infogan import checkpoint
-from infogan.io import TEMP_SUFFIX
+from infogan.storage import TEMP_SUFFIX
 
 
 def temp_files(run: Path) -> list[Path]:

@@ -19,7 +19,7 @@ from infogan.attributes import (
     thickness,
     width,
 )
-from infogan.latent_syntax import parse_latent
+from infogan.latent.syntax import parse_latent
 from infogan.config import ModelConfig
 from infogan.errors import ConfigError
 from infogan.models.base import Discriminator, InfoGAN

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from infogan.codes import Categorical, Continuous, LatentSpec, Noise, Uniform, gaussian_log_prob
-from infogan.latent_syntax import parse_latent
+from infogan.latent.spec import Categorical, Continuous, LatentSpec, Noise, Uniform, gaussian_log_prob
+from infogan.latent.syntax import format_latent, parse_latent
 from infogan.errors import ConfigError
 from infogan.losses import info_loss
 
@@ -22,7 +22,7 @@ def test_parse_paper_mnist_layout():
 
 def test_describe_round_trips():
     spec = parse_latent("noise128:normal,cat10x3,gauss2:lambda=0.5:std=fixed:sigma=0.5,unif1")
-    assert LatentSpec.parse(spec.describe()) == spec
+    assert parse_latent(format_latent(spec)) == spec
     assert LatentSpec.from_dict(spec.to_dict()) == spec
 
 

@@ -11,7 +11,7 @@ import torch
 import infogan
 from infogan import augment, checkpoint, losses
 from infogan.errors import ConfigError
-from infogan.latent_syntax import parse_latent
+from infogan.latent.syntax import parse_latent
 from infogan.runs import create_run_dir
 from infogan.training import Trainer
 

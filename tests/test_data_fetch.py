@@ -14,7 +14,7 @@ import pytest
 
 from infogan.data.fetch import DownloadError, download, fetch_first, file_md5, verify_md5
 from infogan.errors import DataError
-from infogan.io import TEMP_SUFFIX, atomic_open
+from infogan.storage import TEMP_SUFFIX, atomic_open
 
 GOOD = random.Random(0).randbytes(1_500_000)  # incompressible, several read chunks
 GOOD_MD5 = hashlib.md5(GOOD).hexdigest()

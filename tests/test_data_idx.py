@@ -10,7 +10,7 @@ import pytest
 
 from infogan.data.idx import idx_image_data, parse_idx, read_idx, write_idx
 from infogan.errors import DataError
-from infogan.io import TEMP_SUFFIX
+from infogan.storage import TEMP_SUFFIX
 
 
 @pytest.mark.parametrize("suffix", ["", ".gz"])

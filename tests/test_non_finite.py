@@ -11,7 +11,7 @@ import torch
 
 import infogan
 from infogan import checkpoint
-from infogan.io import read_jsonl
+from infogan.storage import read_jsonl
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ import infogan
 from infogan import presets_paper
 from infogan.api import load_training_data, write_samples, write_traversals
 from infogan.cli import main
-from infogan.codes import Categorical, Continuous
+from infogan.latent.spec import Categorical, Continuous
 from infogan.data import fashion, mnist
 from infogan.data.idx import write_idx
 from infogan.models import InfoGAN, build_model

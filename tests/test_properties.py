@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import infogan
-from infogan.codes import Categorical, Continuous, LatentSpec, Noise
-from infogan.latent_syntax import parse_latent
+from infogan.latent.spec import Categorical, Continuous, LatentSpec, Noise
+from infogan.latent.syntax import format_latent, parse_latent
 from infogan.config import RunConfig
 from infogan.data.idx import IDX_DTYPES, parse_idx, read_idx, write_idx
 from infogan.errors import ConfigError, DataError
@@ -58,7 +58,7 @@ SPEC_ALPHABET = "noisecatunifgaussxlambdastdfixedlearnedsigmaormlpr0123456789:=,
 @FAST
 @given(latent_specs())
 def test_spec_string_round_trips(spec):
-    again = parse_latent(spec.describe())
+    again = parse_latent(format_latent(spec))
     assert again == spec
     assert again.g_input_dim == spec.noise.dim + sum(c.k if isinstance(c, Categorical) else 1 for c in spec.codes)
 
@@ -88,7 +88,7 @@ def test_any_spec_string_parses_or_raises_config_error(text):
         return
     assert isinstance(spec, LatentSpec) and spec.g_input_dim > 0
     assert all(c.k >= 2 for c in spec.codes if isinstance(c, Categorical))
-    assert parse_latent(spec.describe()) == spec
+    assert parse_latent(format_latent(spec)) == spec
 
 
 @FAST

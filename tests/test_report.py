@@ -13,7 +13,7 @@ import infogan
 from infogan.cli import main
 from infogan.data import load_fake
 from infogan.errors import ConfigError
-from infogan.io import read_jsonl
+from infogan.storage import read_jsonl
 from infogan.report import analysis, build_report
 from infogan.report.runs import find_runs, is_baseline
 

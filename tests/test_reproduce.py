@@ -8,7 +8,7 @@ import pytest
 import infogan
 from infogan.cli import main
 from infogan.errors import ConfigError
-from infogan.io import read_jsonl
+from infogan.storage import read_jsonl
 from infogan.reproduce import config_differences, plan, with_tick
 from infogan.training import Trainer
 

@@ -17,7 +17,7 @@ import torch
 import infogan
 from infogan import checkpoint
 from infogan.errors import TrainingError
-from infogan.io import atomic_path
+from infogan.storage import atomic_path
 from run_folders import REAL, assert_same_training, cli, temp_files, train_quiet
 
 
@@ -115,7 +115,7 @@ def test_disk_full_during_a_save_keeps_the_previous_files(tmp_path, tiny_arch_co
 def test_disk_full_during_a_stats_line_leaves_no_partial_line(tmp_path, monkeypatch):
     import errno
 
-    from infogan.io import append_jsonl, read_jsonl
+    from infogan.storage import append_jsonl, read_jsonl
 
     path = tmp_path / "stats.jsonl"
     append_jsonl(path, {"step": 1})

@@ -13,7 +13,7 @@ import torch
 from infogan import checkpoint
 from infogan.config import RunConfig
 from infogan.errors import ConfigError
-from infogan.io import remove_temporary_files
+from infogan.storage import remove_temporary_files
 from infogan.runs import create_run_dir, lock_run, read_run_config
 from infogan.training import Trainer, TrainResult
 

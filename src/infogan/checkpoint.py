@@ -6,7 +6,7 @@
   plain containers only and is read with ``torch.load(weights_only=True)``: a pickle that would run code is
   refused. The state it replaces is kept as ``state.prev.pt``; a resume takes the newest readable one.
 
-Both are written atomically (:mod:`infogan.io`). The trainer writes the snapshot first and the state
+Both are written atomically (:mod:`infogan.storage`). The trainer writes the snapshot first and the state
 second, so after a crash between the two the snapshot may be one save ahead of the state: the state
 carries its own weights, so resuming from it is consistent, and the steps in between are trained again.
 """
@@ -26,7 +26,8 @@ from safetensors.torch import save_file
 
 from infogan.config import RunConfig
 from infogan.errors import CheckpointError, InfoGANError, TrainingError
-from infogan.io import atomic_write
+from infogan.latent.syntax import format_latent
+from infogan.storage import atomic_write
 from infogan.models import InfoGAN, build_model
 
 SNAPSHOT_NAME = "snapshot.safetensors"
@@ -263,5 +264,5 @@ def snapshot_config(path: str | os.PathLike) -> RunConfig:
 def describe(path: str | os.PathLike) -> dict:
     """Step, preset and latent layout of a snapshot (for CLI listings)."""
     config, _, step = read_snapshot(path)
-    return {"step": step, "preset": config.preset, "latent": config.model.latent.describe(),
+    return {"step": step, "preset": config.preset, "latent": format_latent(config.model.latent),
             "config": json.loads(config.to_json())}

@@ -84,7 +84,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """Preset (or --config file) plus the command-line overrides -> RunConfig."""
-    from infogan.latent_syntax import parse_latent
+    from infogan.latent.syntax import parse_latent
     from infogan.config import RunConfig
     from infogan.presets import apply_schedule, get_preset
 

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from infogan.codes import LatentSpec
-from infogan.latent_syntax import parse_latent
+from infogan.latent.spec import LatentSpec
+from infogan.latent.syntax import parse_latent
 from infogan.errors import ConfigError
 
 

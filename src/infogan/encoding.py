@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from infogan.codes import Categorical
+from infogan.latent.spec import Categorical
+from infogan.latent.syntax import format_latent
 from infogan.errors import ConfigError, DataError
-from infogan.io import atomic_path
+from infogan.storage import atomic_path
 from infogan.models import InfoGAN
 
 TABLE_FORMATS = ("csv", "jsonl")
@@ -221,7 +222,7 @@ def _cluster_index(model: InfoGAN, cluster_code: str | None) -> int:
     spec = model.spec
     if not spec.categorical_indices:
         raise ConfigError("--cluster-dir needs a categorical code; this model has none "
-                          f"({spec.describe()})")
+                          f"({format_latent(spec)})")
     if cluster_code is None:
         return spec.categorical_indices[0]
     names = spec.code_names()

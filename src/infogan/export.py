@@ -26,9 +26,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from infogan.codes import Categorical
+from infogan.latent.spec import Categorical
+from infogan.latent.syntax import format_latent
 from infogan.errors import CheckpointError, ConfigError
-from infogan.io import atomic_path, atomic_write_text
+from infogan.storage import atomic_path, atomic_write_text
 from infogan.models import InfoGAN
 
 FORMATS = ("onnx", "torchscript")
@@ -111,7 +112,7 @@ def export_model(model: InfoGAN, outdir: str | os.PathLike, *, fmt: str = "onnx"
         raise ConfigError(f"--tolerance must be a number >= 0, got {tolerance!r}")
     spec = model.spec
     if spec.noise.dim == 0 or not spec.codes:
-        raise ConfigError(f"export needs a model with noise and at least one code; this one is {spec.describe()}")
+        raise ConfigError(f"export needs a model with noise and at least one code; this one is {format_latent(spec)}")
     if fmt == "onnx":
         _require_onnx()
     model = model.cpu().eval()
@@ -218,7 +219,7 @@ def _manifest(model: InfoGAN, fmt: str, files: dict[str, Path], diffs: dict[str,
              for name, code in zip(spec.code_names(), spec.codes)]
     run = getattr(model, "run_config", None)
     info = {"format": fmt, "torch": torch.__version__, "step": getattr(model, "step", None),
-            "preset": run.preset if run else None, "latent": spec.describe(), "codes": codes,
+            "preset": run.preset if run else None, "latent": format_latent(spec), "codes": codes,
             "image_shape": list(model.config.image_shape), "tolerance": tolerance,
             "max_abs_diff": diffs, "files": {k: v.name for k, v in files.items()},
             "generator": {"inputs": {"z": ["B", spec.noise.dim], "c": ["B", len(spec.codes)]},

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from infogan.codes import Latent, LatentSpec
+from infogan.latent.spec import Latent, LatentSpec
 
 
 def d_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:

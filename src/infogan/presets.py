@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from infogan.latent_syntax import parse_latent
+from infogan.latent.syntax import parse_latent
 from infogan.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from infogan.errors import ConfigError
 

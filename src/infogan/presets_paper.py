@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from infogan.latent_syntax import parse_latent
+from infogan.latent.syntax import parse_latent
 from infogan.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 
 # Not stated in the paper: batch 128 as in the official MNIST code; 20,000 iterations (our choice).

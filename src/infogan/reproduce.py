@@ -24,7 +24,7 @@ from pathlib import Path
 from infogan import checkpoint
 from infogan.config import RunConfig
 from infogan.errors import ConfigError
-from infogan.io import atomic_write_text
+from infogan.storage import atomic_write_text
 from infogan.runs import CONFIG_NAME, STATS_NAME
 
 EXPERIMENTS = ("mnist",)  # experiments with a reproduction recipe (Figure 1, Figure 2, the 5% claim)

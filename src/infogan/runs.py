@@ -14,7 +14,7 @@ from pathlib import Path
 
 from infogan.config import RunConfig
 from infogan.errors import ConfigError, TrainingError
-from infogan.io import atomic_write_text
+from infogan.storage import atomic_write_text
 
 CONFIG_NAME = "config.json"
 STATS_NAME = "stats.jsonl"

@@ -6,7 +6,8 @@ from typing import Sequence
 
 import torch
 
-from infogan.codes import Categorical, Latent
+from infogan.latent.spec import Categorical, Latent
+from infogan.latent.syntax import format_latent
 from infogan.errors import ConfigError
 from infogan.models import InfoGAN
 
@@ -46,7 +47,7 @@ def resolve_latent(model: InfoGAN, codes=None, z=None, *, n: int | None = None,
     spec = model.spec
     codes = list(codes) if codes is not None else [None] * len(spec.codes)
     if len(codes) != len(spec.codes):
-        raise ConfigError(f"this model has {len(spec.codes)} codes ({spec.describe()}); got {len(codes)} values")
+        raise ConfigError(f"this model has {len(spec.codes)} codes ({format_latent(spec)}); got {len(codes)} values")
     sizes = {len(torch.as_tensor(c).reshape(-1)) for c in codes if c is not None and torch.as_tensor(c).ndim > 0}
     if z is not None:
         sizes.add(z.shape[0])

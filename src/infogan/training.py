@@ -26,12 +26,12 @@ from pathlib import Path
 import torch
 
 from infogan import augment, checkpoint, losses
-from infogan.codes import Latent
+from infogan.latent.spec import Latent
 from infogan.config import RunConfig
 from infogan.data.base import ImageData
 from infogan.engine import Engine
 from infogan.errors import TrainingError
-from infogan.io import append_jsonl
+from infogan.storage import append_jsonl
 from infogan.models import InfoGAN, build_model
 from infogan.runs import STATS_NAME
 from infogan.sampling import to_model_range
@@ -221,7 +221,7 @@ class Trainer(TrainerState):
             if stopped:  # SIGINT/SIGTERM: leave a resume state at the current step
                 self._acc = {}
                 self.save()
-        except OSError as exc:  # a write outside infogan.io (TensorBoard, a PNG encoder) hit a full disk
+        except OSError as exc:  # a write outside infogan.storage (TensorBoard, a PNG encoder) hit a full disk
             raise TrainingError(f"cannot write in {self.run_dir}: {exc.strerror or exc}; the last snapshot "
                                 f"and state are intact. Free some space, then 'infogan train --resume "
                                 f"{self.run_dir}'") from None

@@ -15,7 +15,7 @@ import torch
 
 from infogan import checkpoint
 from infogan.errors import CheckpointError, TrainingError
-from infogan.io import atomic_write_text, read_jsonl
+from infogan.storage import atomic_write_text, read_jsonl
 from infogan.runs import STATS_NAME
 
 MAX_ROLLBACKS = 3  # nan_policy "rollback": give up after this many (learning rates then at 1/8)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from infogan.codes import Categorical, Latent
-from infogan.io import atomic_write
+from infogan.latent.spec import Categorical, Latent
+from infogan.storage import atomic_write
 from infogan.models import InfoGAN
 
 

@@ -1,7 +1,7 @@
 """Getting files onto disk safely: verified downloads and atomic writes.
 
 A file under the cache folder is either complete or absent. Every writer goes through
-:func:`infogan.io.atomic_open`: bytes land in a temporary file in the destination's own folder, are
+:func:`infogan.storage.atomic_open`: bytes land in a temporary file in the destination's own folder, are
 flushed and fsynced, then moved into place with ``os.replace`` (atomic on POSIX and Windows). An
 interrupted download or a checksum mismatch leaves no partial file behind.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from infogan.errors import DataError, InfoGANError
-from infogan.io import atomic_open
+from infogan.storage import atomic_open
 
 CHUNK = 1 << 20  # 1 MiB per read: large enough for speed, small enough for a smooth progress bar
 USER_AGENT = "infogan-data-fetch/0.1 (+https://github.com/openai/InfoGAN reimplementation)"

@@ -22,7 +22,7 @@ import torch
 
 from infogan.data.base import ImageData
 from infogan.errors import DataError
-from infogan.io import atomic_open
+from infogan.storage import atomic_open
 
 GZIP_MAGIC = b"\x1f\x8b"
 

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from infogan.data.base import ImageData, default_data_dir
 from infogan.errors import DataError, TrainingError
-from infogan.io import atomic_open
+from infogan.storage import atomic_open
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 CACHE_VERSION = 1  # bump when preprocessing changes, so old caches are not reused

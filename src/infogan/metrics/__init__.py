@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from infogan.errors import ConfigError
-from infogan.io import append_jsonl
+from infogan.storage import append_jsonl
 
 LABELLED = ("mnist", "fashion-mnist", "svhn", "fake")
 

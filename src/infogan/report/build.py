@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 
 from infogan import checkpoint
-from infogan.codes import Categorical
+from infogan.latent.spec import Categorical
 from infogan.errors import ConfigError
-from infogan.io import atomic_write_text
+from infogan.storage import atomic_write_text
 from infogan.report import sections
 from infogan.report.document import Bullets, Document, Text, to_html, to_markdown
 from infogan.report.runs import RunRecord, cached_metric, find_runs, machine_info

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from infogan.io import atomic_write
+from infogan.storage import atomic_write
 
 COLOURS = {"InfoGAN": "tab:blue", "GAN baseline": "tab:red"}
 DPI = 100

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from infogan.config import RunConfig
 from infogan.errors import ConfigError
-from infogan.io import read_jsonl
+from infogan.storage import read_jsonl
 from infogan.runs import CONFIG_NAME, STATS_NAME, read_run_config
 
 MACHINE_NAME = "machine.json"

@@ -13,7 +13,8 @@ import threading
 import numpy as np
 import torch
 
-from infogan.codes import Categorical
+from infogan.latent.spec import Categorical
+from infogan.latent.syntax import format_latent
 from infogan.errors import InfoGANError
 from infogan.models import InfoGAN
 
@@ -63,7 +64,7 @@ class Explorer:
                               "max": self.span, "marked": marked, "marked_label": label, "default": 0.0})
         run = getattr(self.model, "run_config", None)
         return {"codes": codes, "noise_dim": self.spec.noise.dim, "image_shape": list(self.model.config.image_shape),
-                "latent": self.spec.describe(), "preset": run.preset if run else None,
+                "latent": format_latent(self.spec), "preset": run.preset if run else None,
                 "step": getattr(self.model, "step", None), "max_seed": MAX_SEED, "steps": DEFAULT_STEPS,
                 "max_upload_bytes": MAX_UPLOAD_BYTES, "upload_formats": list(UPLOAD_FORMATS)}
 

@@ -5,7 +5,7 @@ size, the layout of Q's output, prior sampling, log Q(c|x), the entropies H(c) a
 variational lower bound L_I (Chen et al. 2016, eq. 4). Prior and posterior families are explicit and
 separate (openai/InfoGAN's ``Uniform(Gaussian)`` inheritance mixed the two).
 
-The code string syntax (``"noise62,cat10,unif2:lambda=0.1"``) is parsed by :mod:`infogan.latent_syntax`.
+The code string syntax (``"noise62,cat10,unif2:lambda=0.1"``) is read and written by :mod:`infogan.latent.syntax`.
 """
 
 from __future__ import annotations
@@ -304,25 +304,6 @@ class LatentSpec:
             return cls(noise, tuple(codes))
         except TypeError as exc:
             raise ConfigError(f"malformed latent spec {data!r}: {exc}") from None
-
-    @classmethod
-    def parse(cls, text: str) -> "LatentSpec":
-        """Parse the code string syntax (:mod:`infogan.latent_syntax`)."""
-        from infogan.latent_syntax import parse_latent
-
-        return parse_latent(text)
-
-    def describe(self) -> str:
-        """The spec in the code string syntax (round-trips through :meth:`parse`)."""
-        items = [f"noise{self.noise.dim}:{self.noise.prior}"]
-        for c in self.codes:
-            if isinstance(c, Categorical):
-                items.append(f"cat{c.k}:lambda={c.lambda_info:g}")
-            else:
-                name = "unif" if c.prior == "uniform" else "gauss"
-                std = c.q_std if c.q_std == "learned" else f"fixed:sigma={c.fixed_std:g}"
-                items.append(f"{name}1:lambda={c.lambda_info:g}:std={std}")
-        return ",".join(items)
 
 
 def gaussian_log_prob(value: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The latent code string syntax: ``"noise62,cat10,unif2"`` -> :class:`~infogan.codes.LatentSpec`.
+"""The latent code string syntax: ``"noise62,cat10,unif2"`` -> :class:`~infogan.latent.spec.LatentSpec`.
 
 Examples::
 
@@ -8,14 +8,14 @@ Examples::
 
 Items: ``noiseN[:uniform|normal]``, ``catK[xM]``, ``unifN`` (Uniform(-1, 1)), ``gaussN`` (N(0, 1)); each
 code item takes ``:lambda=F`` and continuous ones ``:std=learned|fixed[:sigma=F]``.
-:meth:`LatentSpec.describe <infogan.codes.LatentSpec.describe>` writes a spec back in this syntax.
+:func:`format_latent` writes a spec back in this syntax (``parse_latent(format_latent(spec)) == spec``).
 """
 
 from __future__ import annotations
 
 import re
 
-from infogan.codes import Categorical, Code, Continuous, LatentSpec, Noise
+from infogan.latent.spec import Categorical, Code, Continuous, LatentSpec, Noise
 from infogan.errors import ConfigError
 
 _ITEM = re.compile(r"^(noise|cat|unif|gauss)(\d{1,7})(?:x(\d{1,7}))?$")
@@ -58,6 +58,19 @@ def parse_latent(text: str) -> LatentSpec:
             codes += [Continuous(prior, lam, options.get("std", "learned"), options.get("sigma", 1.0))
                       for _ in range(n)]
     return LatentSpec(noise, tuple(codes))
+
+
+def format_latent(spec: LatentSpec) -> str:
+    """The spec in the code string syntax, one item per code (round-trips through :func:`parse_latent`)."""
+    items = [f"noise{spec.noise.dim}:{spec.noise.prior}"]
+    for c in spec.codes:
+        if isinstance(c, Categorical):
+            items.append(f"cat{c.k}:lambda={c.lambda_info:g}")
+        else:
+            name = "unif" if c.prior == "uniform" else "gauss"
+            std = c.q_std if c.q_std == "learned" else f"fixed:sigma={c.fixed_std:g}"
+            items.append(f"{name}1:lambda={c.lambda_info:g}:std={std}")
+    return ",".join(items)
 
 
 def _parse_options(item: str, opts: list[str], kind: str) -> dict:

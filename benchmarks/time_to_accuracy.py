@@ -51,7 +51,7 @@ def _run(seed: int, path: str, args) -> dict:
     from infogan.data import load_dataset
     from infogan.engine import Engine
     from infogan.metrics.code_accuracy import code_accuracy
-    from infogan.presets import apply_schedule
+    from infogan.config.presets import apply_schedule
     from infogan.runs import create_run_dir
     from infogan.training import Trainer
 

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+import infogan
+
 from infogan.cli import main
 
 
@@ -54,6 +56,16 @@ def test_default_mnist_schedule_is_the_quick_one(capsys):
     assert main(["train", "--preset", "mnist", "--dry-run"]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["train"]["iterations"] < 5000
+
+
+@pytest.mark.parametrize("preset", sorted(infogan.PRESETS))
+def test_the_library_and_the_command_line_train_the_same_config(preset, capsys):
+    from infogan.config.presets import apply_schedule, schedule_names
+
+    assert main(["train", "--preset", preset, "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out) == infogan.get_preset(preset).to_dict()
+    for name in schedule_names(preset)[:1]:  # the first named schedule is the preset's own
+        assert apply_schedule(infogan.get_preset(preset), name) == infogan.get_preset(preset)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -35,7 +35,7 @@ def test_mnist_layers_shapes_and_parameter_counts():
 
 
 def test_official_variant_slope_and_fixed_std():
-    from infogan.presets import get_preset
+    from infogan.config.presets import get_preset
 
     cfg = get_preset("mnist-official").model
     model = build_model(cfg)

@@ -15,7 +15,7 @@ from infogan.config import ModelConfig
 from infogan.errors import ConfigError
 from infogan.models import build_model
 from infogan.models.chairs import TrimLast, upconv_same
-from infogan.presets import get_preset
+from infogan.config.presets import get_preset
 
 PAPER_PRESETS = ["svhn", "celeba", "faces-azimuth", "faces-elevation", "faces-lighting", "chairs-rotation",
                  "chairs-width", "fashion-mnist"]

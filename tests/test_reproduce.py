@@ -109,7 +109,7 @@ def test_plan_and_config_differences():
     assert runs[1].baseline and base.train.iterations == 30 and base.train.snapshot_every == 20
     assert base.model == cfg.model and base.optim.lr_g == cfg.optim.lr_g
     assert config_differences(cfg, cfg.replace(train={"device": "cuda", "precision": "bf16"})) == []
-    assert config_differences(cfg, cfg.replace(train={"batch_size": 7})) == ["train.batch_size 128 -> 7"]
+    assert config_differences(cfg, cfg.replace(train={"batch_size": 7})) == ["train.batch_size 64 -> 7"]
     with pytest.raises(ConfigError, match="drop --baseline"):
         plan(cfg.replace(optim={"info_to_g": False}))
     with pytest.raises(ConfigError, match="at least 1"):

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ----- train -------------------------------------------------------------------------------------------
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """The flags that override a preset (shared by train and reproduce)."""
-    from infogan.presets import PRESETS
+    from infogan.config.presets import PRESETS
 
     p.add_argument("--preset", default="mnist", help=f"experiment preset: {', '.join(PRESETS)}")
     p.add_argument("--schedule", default=None, help="named schedule of the preset (mnist: quick [default], "
@@ -86,7 +86,7 @@ def config_from_args(args: argparse.Namespace):
     """Preset (or --config file) plus the command-line overrides -> RunConfig."""
     from infogan.latent.syntax import parse_latent
     from infogan.config import RunConfig
-    from infogan.presets import apply_schedule, get_preset
+    from infogan.config.presets import apply_schedule, get_preset
 
     if args.config:
         try:

@@ -1,5 +1,5 @@
 """The paper's 3D Chairs architecture (Chen et al. 2016, Appendix C, Table 6;
-per-factor learning rates and lambdas in Table 7, see ``infogan.presets_paper``).
+per-factor learning rates and lambdas in Table 7, see ``infogan.config.presets.paper``).
 
 D / Q trunk: conv64 s2 lReLU; conv128 s2 BN lReLU; conv256 s2 BN lReLU; conv256 BN lReLU;
 conv256 BN lReLU; FC1024 BN lReLU.  D head: FC1.  Q head: FC out on the same 1024 features

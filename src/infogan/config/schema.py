@@ -2,7 +2,7 @@
 
 A :class:`RunConfig` holds everything a run needs; it is written to ``config.json`` before step 0 and
 stored inside every snapshot so that ``load(path)`` rebuilds the networks with no flags. Presets (one per
-paper experiment) live in :mod:`infogan.presets`.
+paper experiment) live in :mod:`infogan.config.presets`.
 """
 
 from __future__ import annotations

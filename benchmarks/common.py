@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from infogan.engine import cpu_has_bf16
+from infogan.runtime.device import cpu_has_bf16
 from infogan.storage import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -64,7 +64,7 @@ class OpTimer(TorchDispatchMode):
 def build_trainer(preset: str, batch: int, device_name: str, precision: str):
     """The default training path (``Trainer`` with ``Engine.from_config``) on 4,096 random uint8 images."""
     import infogan
-    from infogan.engine import Engine
+    from infogan.runtime.engine import Engine
 
     config = infogan.get_preset(preset).replace(train={"batch_size": batch, "device": device_name,
                                                        "precision": precision})

@@ -87,14 +87,16 @@ def worker(conn, preset: str, batch: int, mode: str, threads: int | None, device
 
 def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
     import infogan
-    from infogan import engine as engine_module
-    from infogan.engine import Engine, resolve_device
+    from infogan.runtime import device as device_module
+    from infogan.runtime import speed as speed_module
+    from infogan.runtime.device import resolve_device
+    from infogan.runtime.engine import Engine
 
     device = resolve_device(device_name)
     if mode == "peak":
         # Without native bf16 (AVX2 CPUs) a bf16 matmul is emulated at ~1.5 GFLOP/s (2026-12-02, one EPYC
         # core): a 2048^3 one takes ~12 s, so it is measured at 512^3, enough to show it is not the ceiling.
-        emulated = device.type == "cpu" and not engine_module.cpu_has_bf16()
+        emulated = device.type == "cpu" and not device_module.cpu_has_bf16()
 
         def peak():
             bf16 = matmul_peak(torch.bfloat16, device, **({"size": 512, "repeats": 2} if emulated else {}))
@@ -118,7 +120,7 @@ def _build(preset: str, batch: int, mode: str, device_name: str, steps: int):
 
     flags = parse_mode(mode)
     if not flags["malloc"]:
-        engine_module.keep_freed_memory = lambda: False  # this worker only: glibc's defaults stay
+        speed_module.keep_freed_memory = lambda: False  # this worker only: glibc's defaults stay
     precision = {None: "auto", True: "bf16", False: "fp32"}[flags["amp"]]
     config = config.replace(train={"precision": precision, "compile": flags["compile"]})
     engine = Engine.from_config(config.train)
@@ -155,7 +157,7 @@ def sampling_worker(conn, threads: int | None, device: str, repeats: int) -> Non
     try:
         import infogan
         from infogan.data import load_dataset
-        from infogan.engine import resolve_device
+        from infogan.runtime.device import resolve_device
         from infogan.metrics.code_accuracy import code_accuracy
         from infogan.models import build_model
         from infogan.sampling import generate
@@ -285,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = args.modes.split(",")
     for mode in modes:
         parse_mode(mode)
-    from infogan.engine import resolve_device
+    from infogan.runtime.device import resolve_device
 
     device = resolve_device(args.device)
     info = machine_info(device)

@@ -46,10 +46,10 @@ def train_and_score(conn, seed: int, path: str, args_dict: dict) -> None:
 
 def _run(seed: int, path: str, args) -> dict:
     import infogan
-    from infogan import engine as engine_module
+    from infogan.runtime import speed as speed_module
     from infogan.api import load_training_data
     from infogan.data import load_dataset
-    from infogan.engine import Engine
+    from infogan.runtime.engine import Engine
     from infogan.metrics.code_accuracy import code_accuracy
     from infogan.config.presets import apply_schedule
     from infogan.runs import create_run_dir
@@ -63,7 +63,7 @@ def _run(seed: int, path: str, args) -> dict:
         train["batch_size"] = args.batch_size
     if path == "plain":
         train["precision"] = "fp32"
-        engine_module.keep_freed_memory = lambda: False  # this process only: glibc's defaults
+        speed_module.keep_freed_memory = lambda: False  # this process only: glibc's defaults
     config = config.replace(train=train)
     iterations = (args.plain_iterations if path == "plain" else None) or args.iterations or config.train.iterations
     engine = Engine.from_config(config.train)
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(paths) - {"default", "plain"}
     if unknown:
         raise SystemExit(f"unknown path(s) {sorted(unknown)}: use default, plain")
-    from infogan.engine import resolve_device
+    from infogan.runtime.device import resolve_device
 
     info = machine_info(resolve_device(args.device))
     if args.threads:

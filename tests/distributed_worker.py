@@ -24,7 +24,7 @@ import infogan
 import infogan.sampling
 from infogan.latent.spec import Latent, LatentSpec
 from infogan.data.base import ImageData
-from infogan.engine import Engine
+from infogan.runtime.engine import Engine
 from infogan.runs import create_run_dir
 from infogan.training import Trainer
 
@@ -81,7 +81,7 @@ def batchnorm_check(rank: int, world: int) -> dict[str, float] | None:
     """Float64: cross-process batch norm over slices == nn.BatchNorm2d over the whole batch (rank 0 reports)."""
     import torch.distributed as dist
 
-    from infogan.distributed import convert_batchnorm
+    from infogan.runtime.distributed import convert_batchnorm
 
     g = torch.Generator().manual_seed(5)
     x = torch.randn(8, 3, 4, 4, generator=g, dtype=torch.float64) * 3 + 1  # (B, C, H, W), mean far from 0

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import infogan
-from infogan import distributed as dist_utils
+from infogan.runtime import distributed as dist_utils
 from infogan.cli import main
-from infogan.engine import Engine
+from infogan.runtime.engine import Engine
 from infogan.errors import ConfigError
 
 TESTS = Path(__file__).parent

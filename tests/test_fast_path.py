@@ -28,14 +28,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from infogan import engine as engine_module
-from infogan.engine import (
-    CompiledModule,
-    Engine,
-    compile_unavailable,
-    cpu_has_bf16,
-    resolve_precision,
-)
+from infogan.runtime import device as device_module
+from infogan.runtime import speed as speed_module
+from infogan.runtime.device import cpu_has_bf16, resolve_precision
+from infogan.runtime.engine import Engine
+from infogan.runtime.speed import CompiledModule, compile_unavailable
 from infogan.runs import create_run_dir
 from infogan.training import Trainer
 
@@ -149,7 +146,7 @@ def test_baseline_per_sample_images_equal_the_resident_batch(tiny_config, fake_d
 
 
 def test_bf16_falls_back_to_fp32_where_unsupported(monkeypatch, step_config, fake_data, tmp_path):
-    monkeypatch.setattr(engine_module, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(device_module, "cpu_has_bf16", lambda: False)
     with pytest.warns(UserWarning, match="bf16 is not supported"):
         assert resolve_precision("bf16", CPU) is None
     with warnings.catch_warnings():
@@ -165,7 +162,7 @@ def test_bf16_falls_back_to_fp32_where_unsupported(monkeypatch, step_config, fak
 
 
 def test_compile_falls_back_when_no_compiler(monkeypatch, step_config, fake_data, tmp_path):
-    monkeypatch.setattr(engine_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(speed_module.shutil, "which", lambda name: None)
     assert "C++ compiler" in compile_unavailable(CPU)
     with pytest.warns(UserWarning, match="torch.compile unavailable .*C\\+\\+ compiler"):
         trainer = make_trainer(step_config, fake_data, tmp_path, compile=True)
@@ -181,7 +178,7 @@ def test_compile_failure_at_first_call_falls_back_to_eager(monkeypatch, step_con
             raise BackendCompilerFailed(lambda *a: None, RuntimeError("cc1plus: fatal error"), None)
         return call
 
-    monkeypatch.setattr(engine_module, "compile_unavailable", lambda device: None)
+    monkeypatch.setattr(speed_module, "compile_unavailable", lambda device: None)
     monkeypatch.setattr(torch, "compile", failing_compile)
     compiled = make_trainer(step_config, fake_data, tmp_path, compile=True)
     eager = make_trainer(step_config, fake_data, tmp_path)
@@ -232,12 +229,12 @@ def test_resumed_moments_take_the_parameters_layout():
 
 
 def test_keep_freed_memory_is_harmless():
-    assert engine_module.keep_freed_memory() in (True, False)
-    assert engine_module.keep_freed_memory() is engine_module.keep_freed_memory()  # applied once per process
+    assert speed_module.keep_freed_memory() in (True, False)
+    assert speed_module.keep_freed_memory() is speed_module.keep_freed_memory()  # applied once per process
 
 
 def test_flatten_hands_back_gradients_in_the_activation_layout():
-    from infogan.engine import LayoutAtFlatten
+    from infogan.runtime.speed import LayoutAtFlatten
 
     x = torch.randn(4, 6, 3, 3).contiguous(memory_format=torch.channels_last).requires_grad_(True)
     y = LayoutAtFlatten.apply(x)

@@ -45,7 +45,7 @@ def train(config: RunConfig | None = None, *, outdir: str | os.PathLike = "runs"
     Returns:
         A :class:`TrainResult` with the run folder and the final step.
     """
-    from infogan.engine import Engine
+    from infogan.runtime.engine import Engine
 
     if resume is not None:
         run_dir = Path(resume)

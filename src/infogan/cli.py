@@ -139,7 +139,7 @@ def _add_train(sub) -> None:
 
 def _train(args) -> int:
     from infogan.api import finish_run, train
-    from infogan.distributed import is_main_process
+    from infogan.runtime.distributed import is_main_process
 
     if args.resume:
         result = train(resume=args.resume, progress=not args.no_progress,

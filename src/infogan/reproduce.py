@@ -143,7 +143,7 @@ def train_planned(run: PlannedRun, run_dir: Path, data_source: Callable, *, prog
         The :class:`~infogan.training.TrainResult`, or None when the run was already finished.
     """
     from infogan.api import train
-    from infogan.engine import Engine
+    from infogan.runtime.engine import Engine
     from infogan.training import Trainer
 
     status, step = run_status(run_dir, run.config)
@@ -297,6 +297,6 @@ def _reproduce(args) -> int:
 
 
 def _device(cfg: RunConfig):
-    from infogan.engine import resolve_device
+    from infogan.runtime.device import resolve_device
 
     return resolve_device(cfg.train.device)

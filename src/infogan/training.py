@@ -29,7 +29,7 @@ from infogan import augment, checkpoint, losses
 from infogan.latent.spec import Latent
 from infogan.config import RunConfig
 from infogan.data.base import ImageData
-from infogan.engine import Engine
+from infogan.runtime.engine import Engine
 from infogan.errors import TrainingError
 from infogan.storage import append_jsonl
 from infogan.models import InfoGAN, build_model

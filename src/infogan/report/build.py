@@ -159,7 +159,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _report(args) -> int:
-    from infogan.engine import resolve_device
+    from infogan.runtime.device import resolve_device
 
     out = build_report(args.runs, args.out, attribute_draws=args.attribute_draws,
                        device=str(resolve_device(args.device)))

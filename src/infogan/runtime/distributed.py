@@ -3,7 +3,7 @@ gradient averaging, small collectives, and batch norm whose statistics span ever
 
 ``torchrun`` (PyTorch's own launcher) starts one process per device and sets ``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``; :func:`process_info` reads them.
-The :class:`~infogan.engine.Engine` calls the functions here; nothing else in the package touches
+The :class:`~infogan.runtime.engine.Engine` calls the functions here; nothing else in the package touches
 ``torch.distributed``.
 
 Why gradients are averaged by hand rather than by wrapping G and D in ``DistributedDataParallel``: one
@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from infogan.errors import ConfigError
+from infogan.runtime.device import resolve_device
 
 BACKENDS = ("auto", "gloo", "nccl")
 _TORCHRUN_HINT = "launch with 'torchrun --nproc_per_node N -m infogan train ...'"
@@ -85,8 +86,6 @@ def process_device(name: str, info: ProcessInfo) -> torch.device:
     Returns:
         The device, checked against the GPUs this machine has.
     """
-    from infogan.engine import resolve_device
-
     device = resolve_device(name)
     if device.type != "cuda":
         return device

@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from infogan import losses
+from infogan.training import objective as losses
 from infogan.latent.spec import Latent
 from infogan.config import RunConfig
 from infogan.models import InfoGAN, build_model

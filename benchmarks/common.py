@@ -89,7 +89,7 @@ def synthetic_images(config, n: int = 4096) -> torch.Tensor:
 def synthetic_trainer(config, images: torch.Tensor, engine):
     """A ``Trainer`` on ``images`` with ``engine``, writing to a fresh temporary run folder, in train mode."""
     from infogan.data.base import ImageData
-    from infogan.runs import create_run_dir
+    from infogan.training.rundir import create_run_dir
     from infogan.training import Trainer
 
     outdir = Path(tempfile.mkdtemp(prefix="infogan-bench-"))

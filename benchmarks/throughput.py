@@ -160,7 +160,7 @@ def sampling_worker(conn, threads: int | None, device: str, repeats: int) -> Non
         from infogan.runtime.device import resolve_device
         from infogan.metrics.code_accuracy import code_accuracy
         from infogan.models import build_model
-        from infogan.sampling import generate
+        from infogan.inference.generate import generate
 
         if threads:
             torch.set_num_threads(threads)

@@ -52,7 +52,7 @@ def _run(seed: int, path: str, args) -> dict:
     from infogan.runtime.engine import Engine
     from infogan.metrics.code_accuracy import code_accuracy
     from infogan.config.presets import apply_schedule
-    from infogan.runs import create_run_dir
+    from infogan.training.rundir import create_run_dir
     from infogan.training import Trainer
 
     if args.threads:

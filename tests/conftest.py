@@ -75,9 +75,9 @@ def tiny_trained_run(tmp_path_factory):
     Four iterations leave G's images a near-uniform grey (every code maps to the same uint8 pixels), so G's
     last layer is rescaled to logits of std ~2 and the snapshot rewritten: images then change visibly with
     every code while the networks stay those of a real snapshot."""
-    from infogan import checkpoint
+    from infogan import snapshot
     from infogan.models import register
-    from infogan.sampling import generate
+    from infogan.inference.generate import generate
 
     register("tiny", _build_tiny)
     g = torch.Generator().manual_seed(0)
@@ -86,12 +86,12 @@ def tiny_trained_run(tmp_path_factory):
         "iterations": 4, "batch_size": 8, "tick": 2, "snapshot_every": 4, "precision": "fp32"})
     run_dir = infogan.train(cfg, outdir=tmp_path_factory.mktemp("tiny-trained") / "runs", data=data,
                             progress=False).run_dir
-    model = checkpoint.load(run_dir)
+    model = snapshot.load(run_dir)
     logits = torch.logit(generate(model, n=64, generator=torch.Generator().manual_seed(1)), eps=1e-6)
     last = model.G[-2][0]  # the final transposed conv, right before the sigmoid
     with torch.no_grad():
         scale = 2.0 / logits.std()
         last.weight.mul_(scale)
         last.bias.mul_(scale)
-    checkpoint.save_snapshot(model, run_dir / checkpoint.SNAPSHOT_NAME, config=model.run_config, step=model.step)
+    snapshot.save_snapshot(model, run_dir / snapshot.SNAPSHOT_NAME, config=model.run_config, step=model.step)
     return run_dir

@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 import infogan
-import infogan.sampling
+import infogan.inference.generate
 from infogan.latent.spec import Latent, LatentSpec
 from infogan.data.base import ImageData
 from infogan.runtime.engine import Engine
-from infogan.runs import create_run_dir
+from infogan.training.rundir import create_run_dir
 from infogan.training import Trainer
 
 GLOBAL_BATCH = 8
@@ -49,7 +49,7 @@ def fixed_inputs(trainer: Trainer, rank: int, world: int) -> None:
     g = torch.Generator().manual_seed(99)
     idx = torch.randint(trainer.images.shape[0], (GLOBAL_BATCH,), generator=g)
     global_latent = LatentSpec.sample(spec, GLOBAL_BATCH, generator=g)
-    real = infogan.sampling.to_model_range(trainer.model, trainer.images[idx])
+    real = infogan.inference.generate.to_model_range(trainer.model, trainer.images[idx])
     local = GLOBAL_BATCH // world
     part = slice(rank * local, (rank + 1) * local)
 

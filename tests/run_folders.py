@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 import infogan
-from infogan import checkpoint
+from infogan import snapshot
+from infogan.training import state as resume_state
 from infogan.storage import TEMP_SUFFIX
 
 
@@ -25,15 +26,15 @@ def stats_of(run: Path) -> list[dict]:
 
 def assert_same_training(a: Path, b: Path) -> None:
     """Two run folders hold bitwise-equal final states, snapshots and per-step stats (times aside)."""
-    sa, sb = checkpoint.load_state(a / "state.pt"), checkpoint.load_state(b / "state.pt")
-    assert sa["step"] == sb["step"]
-    for key in sa["model"]:
-        assert torch.equal(sa["model"][key], sb["model"][key]), key
+    sa, sb = resume_state.load_state(a / "state.pt"), resume_state.load_state(b / "state.pt")
+    assert sa.step == sb.step
+    for key in sa.model:
+        assert torch.equal(sa.model[key], sb.model[key]), key
     for opt in ("opt_d", "opt_g"):
-        for pid, st in sa[opt]["state"].items():
+        for pid, st in getattr(sa, opt)["state"].items():
             for name, value in st.items():
-                assert torch.equal(value, sb[opt]["state"][pid][name]), (opt, pid, name)
-    ta, tb = checkpoint.read_snapshot(a)[1], checkpoint.read_snapshot(b)[1]
+                assert torch.equal(value, getattr(sb, opt)["state"][pid][name]), (opt, pid, name)
+    ta, tb = snapshot.read_snapshot(a)[1], snapshot.read_snapshot(b)[1]
     assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
     timing = {"time_s", "images_per_s"}
     ra = [{k: v for k, v in r.items() if k not in timing} for r in stats_of(a)]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from infogan.attributes import (
+from infogan.metrics.attributes import (
     code_attribute_correlation,
     ink,
     measure,
@@ -23,7 +23,7 @@ from infogan.latent.syntax import parse_latent
 from infogan.config import ModelConfig
 from infogan.errors import ConfigError
 from infogan.models.base import Discriminator, InfoGAN
-from infogan.report.analysis import claim_verdicts, strongest_controls
+from infogan.reproduce.report.analysis import claim_verdicts, strongest_controls
 
 
 def _sigmoid(v):

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import infogan
-from infogan import checkpoint
+from infogan import snapshot
+from infogan.training import state as resume_state
 from infogan.errors import CheckpointError
 
 
@@ -42,10 +43,10 @@ def test_resume_is_bit_identical(tmp_path, tiny_config, fake_data):
                          progress=False)
     resumed = infogan.train(resume=half.run_dir, iterations=4, data=fake_data, progress=False)
     assert resumed.step == 4
-    a = checkpoint.load_state(full.run_dir / "state.pt")
-    b = checkpoint.load_state(resumed.run_dir / "state.pt")
-    for key in a["model"]:
-        assert torch.equal(a["model"][key], b["model"][key]), key
+    a = resume_state.load_state(full.run_dir / "state.pt")
+    b = resume_state.load_state(resumed.run_dir / "state.pt")
+    for key in a.model:
+        assert torch.equal(a.model[key], b.model[key]), key
     steps = [json.loads(line)["step"] for line in (resumed.run_dir / "stats.jsonl").read_text().splitlines()]
     assert steps == [2, 4]
 
@@ -55,9 +56,9 @@ def test_incompatible_snapshot_names_the_tensors(tiny_run, tmp_path):
     from infogan.models import build_model
 
     model = build_model(other.model)
-    tensors = checkpoint.read_snapshot(tiny_run.run_dir)[1]
+    tensors = snapshot.read_snapshot(tiny_run.run_dir)[1]
     with pytest.raises(CheckpointError, match="D.q_head.1.weight"):
-        checkpoint.load_weights(model, tensors, source="x")
+        snapshot.load_weights(model, tensors, source="x")
 
 
 def test_corrupt_and_foreign_files_are_refused(tmp_path, tiny_run):
@@ -91,5 +92,5 @@ def test_malicious_pickle_is_refused(tmp_path):
     with open(path, "wb") as fh:
         pickle.dump({"step": 1, "config": "{}", "x": Evil()}, fh)
     with pytest.raises(CheckpointError, match="refused"):
-        checkpoint.load_state(path)
+        resume_state.load_state(path)
     assert not (tmp_path / "pwned").exists()

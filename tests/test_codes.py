@@ -8,7 +8,7 @@ import torch
 from infogan.latent.spec import Categorical, Continuous, LatentSpec, Noise, Uniform, gaussian_log_prob
 from infogan.latent.syntax import format_latent, parse_latent
 from infogan.errors import ConfigError
-from infogan.losses import info_loss
+from infogan.training.objective import info_loss
 
 
 def test_parse_paper_mnist_layout():

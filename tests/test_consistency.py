@@ -1,4 +1,4 @@
-"""The transform-consistency term (infogan.augment, OptimConfig.consistency): the transforms, where its
+"""The transform-consistency term (infogan.training.augment, OptimConfig.consistency): the transforms, where its
 gradients go, its config, the preset, and a bit-identical resume with it on."""
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ import pytest
 import torch
 
 import infogan
-from infogan import augment, checkpoint, losses
+from infogan.training import state as resume_state
+from infogan.training import augment
+from infogan.training import objective as losses
 from infogan.errors import ConfigError
 from infogan.latent.syntax import parse_latent
-from infogan.runs import create_run_dir
+from infogan.training.rundir import create_run_dir
 from infogan.training import Trainer
 
 
@@ -152,6 +154,6 @@ def test_resume_with_the_term_is_bit_identical(tmp_path, tiny_config, fake_data)
     full = infogan.train(cfg, outdir=tmp_path / "a", data=fake_data, progress=False)
     half = infogan.train(cfg.replace(train={"iterations": 2}), outdir=tmp_path / "b", data=fake_data, progress=False)
     resumed = infogan.train(resume=half.run_dir, iterations=4, data=fake_data, progress=False)
-    a = checkpoint.load_state(full.run_dir / "state.pt")
-    b = checkpoint.load_state(resumed.run_dir / "state.pt")
-    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    a = resume_state.load_state(full.run_dir / "state.pt")
+    b = resume_state.load_state(resumed.run_dir / "state.pt")
+    assert all(torch.equal(a.model[k], b.model[k]) for k in a.model)

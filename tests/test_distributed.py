@@ -14,6 +14,7 @@ import torch
 
 import infogan
 from infogan.runtime import distributed as dist_utils
+from infogan.training import state as resume_state
 from infogan.cli import main
 from infogan.runtime.engine import Engine
 from infogan.errors import ConfigError
@@ -111,16 +112,16 @@ def test_torchrun_cli_writes_once_then_resumes_on_one_process(tmp_path, no_torch
     assert stats[-1]["images"] == 4 * 8  # the batch is global: 8 images per step over both processes
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["fakes0000002.png", "fakes0000004.png"]
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
-    state = infogan.checkpoint.load_state(run / "state.pt")
-    assert state["step"] == 4 and state["world_size"] == 2 and len(state["rng_ranks"]) == 2
+    state = resume_state.load_state(run / "state.pt")
+    assert state.step == 4 and state.world_size == 2 and len(state.rng_ranks) == 2
 
     # 2 processes -> 1 process: continues from step 4 with the same global batch
     assert main(["train", "--resume", str(run), "--iterations", "6", "--no-eval", "--no-progress"]) == 0
     assert "from step 4" in capsys.readouterr().out
     stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert [s["step"] for s in stats] == [2, 4, 6] and stats[-1]["images"] == 6 * 8
-    state = infogan.checkpoint.load_state(run / "state.pt")
-    assert state["step"] == 6 and state["world_size"] == 1
+    state = resume_state.load_state(run / "state.pt")
+    assert state.step == 6 and state.world_size == 1
 
 
 # ----- environment checks (no process group needed) --------------------------------------------------------
@@ -161,7 +162,8 @@ def test_torchrun_environment_is_read_and_checked(monkeypatch, no_torchrun_env, 
 
 
 def test_no_sync_bn_flag_reaches_the_config():
-    from infogan.cli import build_parser, config_from_args
+    from infogan.cli.args import config_from_args
+    from infogan.cli.main import build_parser
 
     args = build_parser().parse_args(["train", "--preset", "fake", "--no-sync-bn"])
     assert config_from_args(args).train.sync_batchnorm is False

@@ -13,17 +13,17 @@ import pytest
 import torch
 from PIL import Image
 
-from infogan import checkpoint
+from infogan import snapshot
 from infogan.cli import main
 from infogan.errors import CheckpointError, ConfigError
-from infogan.sampling import encode, generate
+from infogan.inference.generate import encode, generate
 
 TOLERANCE = 1e-4  # fp32 CPU: exported outputs differ from PyTorch by ~1e-7 (G) and ~1e-6 (Q posterior)
 
 
 @pytest.fixture(scope="module")
 def model(tiny_trained_run):
-    return checkpoint.load(tiny_trained_run)
+    return snapshot.load(tiny_trained_run)
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_export_torchscript_round_trip(tiny_trained_run, model, tmp_path, capsys
 def test_export_onnx_round_trip(tiny_trained_run, model, tmp_path):
     import onnxruntime as ort
 
-    from infogan.export import export_model
+    from infogan.inference.export import export_model
 
     result = export_model(model, tmp_path / "onnx", fmt="onnx", include_q=True)
     assert set(result.files) == {"generator", "q"} and max(result.max_abs_diff.values()) <= TOLERANCE
@@ -164,8 +164,7 @@ def test_export_onnx_round_trip(tiny_trained_run, model, tmp_path):
 
 
 def test_export_refuses_a_mismatch_and_bad_options(model, tmp_path, monkeypatch):
-    from infogan import export
-
+    from infogan.inference import export
     with pytest.raises(ConfigError, match="unknown export format"):
         export.export_model(model, tmp_path, fmt="tflite")
     real_run = export._run

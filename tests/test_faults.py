@@ -22,7 +22,8 @@ import pytest
 import torch
 
 import infogan
-from infogan import checkpoint
+from infogan import snapshot
+from infogan.training import state as resume_state
 from run_folders import REAL, assert_same_training, cli, stats_of, temp_files
 
 HERE = Path(__file__).resolve().parent
@@ -129,8 +130,8 @@ def drive(work: Path, seed: int, kills: int, iterations: int) -> dict:
     # import once here what every child would import again (subcommand modules, TensorBoard, PNG writer)
     from torch.utils.tensorboard import SummaryWriter  # noqa: F401
 
-    import infogan.viz
-    from infogan.cli import build_parser
+    import infogan.inference.viz
+    from infogan.cli.main import build_parser
 
     build_parser()
     torch.use_deterministic_algorithms(True, warn_only=True)  # as --deterministic does; imports torch._dynamo
@@ -181,13 +182,13 @@ def drive(work: Path, seed: int, kills: int, iterations: int) -> dict:
         found["temp_files_seen"] += sorted({p.name.split(".")[1] + "." + p.name.split(".")[2] for p in left})
         # the invariant after every kill: the newest state and the snapshot are complete and loadable
         try:
-            _, state, problems = checkpoint.latest_state(run)
-            state_step = state["step"] if state else 0
+            _, state, problems = resume_state.latest_state(run)
+            state_step = state.step if state else 0
             if problems:
                 found["unreadable_after_kill"].append(problems)
             if (run / "snapshot.safetensors").exists():
-                snapshot_step = checkpoint.read_snapshot(run)[2]
-                found["snapshot_ahead_of_state"] += snapshot_step > (state["step"] if state else 0)
+                snapshot_step = snapshot.read_snapshot(run)[2]
+                found["snapshot_ahead_of_state"] += snapshot_step > (state.step if state else 0)
         except Exception as exc:  # noqa: BLE001 - recorded and asserted on by the test
             found["unreadable_after_kill"].append(repr(exc))
     import resource
@@ -256,7 +257,7 @@ def test_real_cli_sigterm_and_sigint_stop_gracefully(tmp_path, capsys):
         out, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err
         assert "Traceback" not in err
-        step = checkpoint.load_state(run / "state.pt")["step"]
+        step = resume_state.load_state(run / "state.pt").step
         assert f"stopped at step {step}; continue with: infogan train --resume {run}" in out and step < 5
         assert infogan.load(run).step == step
     # the last resume in this process: the same command, without another interpreter start-up

@@ -16,14 +16,14 @@ import torch
 from conftest import _build_tiny
 
 import infogan
-from infogan import checkpoint
+from infogan import snapshot
 from infogan.cli import main
 from infogan.data.idx import idx_image_data, read_idx, write_idx
 from infogan.errors import CheckpointError, ConfigError, DataError, InfoGANError
 from infogan.models import register
-from infogan.sampling import encode
+from infogan.inference.generate import encode
 
-# (encode comes from infogan.sampling: the attribute infogan.encode is replaced by the infogan.encode module
+# (encode comes from infogan.inference.generate: the attribute infogan.encode is replaced by the infogan.encode module
 # as soon as that module is imported, e.g. by the CLI)
 
 
@@ -194,12 +194,12 @@ def _snapshot_with(tmp_path, tensors: dict, config) -> str:
     from safetensors.torch import save_file
 
     path = tmp_path / "other.safetensors"
-    save_file(tensors, str(path), metadata={"format": checkpoint.FORMAT, "config": config.to_json(), "step": "4"})
+    save_file(tensors, str(path), metadata={"format": snapshot.FORMAT, "config": config.to_json(), "step": "4"})
     return str(path)
 
 
 def test_snapshot_from_another_latent_layout_names_the_tensors(tmp_path, tiny_run, capsys):
-    config, tensors, _ = checkpoint.read_snapshot(tiny_run)
+    config, tensors, _ = snapshot.read_snapshot(tiny_run)
     other = config.replace(model={"latent": infogan.parse_latent("noise62,cat5,unif2")})
     path = _snapshot_with(tmp_path, tensors, other)
     with pytest.raises(CheckpointError, match=r"does not fit this architecture/latent layout: shape mismatch "
@@ -210,7 +210,7 @@ def test_snapshot_from_another_latent_layout_names_the_tensors(tmp_path, tiny_ru
 
 
 def test_snapshot_from_another_architecture_names_the_tensors(tmp_path, tiny_run, capsys):
-    config, tensors, _ = checkpoint.read_snapshot(tiny_run)
+    config, tensors, _ = snapshot.read_snapshot(tiny_run)
     path = _snapshot_with(tmp_path, tensors, config.replace(model={"arch": "mnist"}))
     one_line_error(capsys, ["sample", path], "shape mismatch G.0.0.weight: checkpoint (64, 74) vs model (1024, 74)")
     del tensors["D.d_head.weight"]
@@ -240,8 +240,8 @@ def test_broken_snapshot_is_one_line(tmp_path, tiny_run, capsys, name):
         path.write_bytes((tiny_run / "snapshot.safetensors").read_bytes()[:3000])
     else:
         meta = {"foreign metadata": {"framework": "pt"},
-                "config not JSON": {"format": checkpoint.FORMAT, "config": "{", "step": "1"},
-                "config deeply nested": {"format": checkpoint.FORMAT, "config": "[" * 50_000 + "]" * 50_000}}[name]
+                "config not JSON": {"format": snapshot.FORMAT, "config": "{", "step": "1"},
+                "config deeply nested": {"format": snapshot.FORMAT, "config": "[" * 50_000 + "]" * 50_000}}[name]
         save_file({"w": torch.zeros(2)}, str(path), metadata=meta)
     with pytest.raises(CheckpointError):
         infogan.load(path)
@@ -263,7 +263,7 @@ def _resume(run) -> list[str]:
 
 def test_resume_state_from_another_latent_layout_is_refused(tmp_path, tiny_run, capsys):
     run = _copy_run(tiny_run, tmp_path)
-    state = checkpoint.load_state(run / "state.pt")
+    state = torch.load(run / "state.pt", weights_only=True)  # the raw dict, to tamper with
     state["config"] = infogan.RunConfig.from_json(state["config"]).replace(
         model={"latent": infogan.parse_latent("noise62,cat10,unif3")}).to_json()
     torch.save(state, run / "state.pt")
@@ -272,7 +272,7 @@ def test_resume_state_from_another_latent_layout_is_refused(tmp_path, tiny_run, 
 
 def test_resume_state_with_foreign_optimiser_state_is_refused(tmp_path, tiny_run, capsys):
     run = _copy_run(tiny_run, tmp_path)
-    state = checkpoint.load_state(run / "state.pt")
+    state = torch.load(run / "state.pt", weights_only=True)  # the raw dict, to tamper with
     state["opt_d"], state["opt_g"] = state["opt_g"], state["opt_d"]
     torch.save(state, run / "state.pt")
     one_line_error(capsys, _resume(run), "optimiser states that do not fit this model")
@@ -288,7 +288,7 @@ def test_resume_state_with_foreign_optimiser_state_is_refused(tmp_path, tiny_run
 ])
 def test_malformed_resume_state_is_refused(tmp_path, tiny_run, capsys, field, value, expected):
     run = _copy_run(tiny_run, tmp_path)
-    state = checkpoint.load_state(run / "state.pt")
+    state = torch.load(run / "state.pt", weights_only=True)  # the raw dict, to tamper with
     state[field] = value
     torch.save(state, run / "state.pt")
     one_line_error(capsys, _resume(run), expected)
@@ -315,7 +315,7 @@ def test_code_running_pickle_as_resume_state_is_refused(tmp_path, tiny_run, caps
     elif how == "torch.save zip":
         torch.save({"step": 1, "config": "{}", "x": Evil(marker)}, path)
     else:
-        state = checkpoint.load_state(path)
+        state = torch.load(path, weights_only=True)
         state["rng"]["extra"] = Evil(marker)
         torch.save(state, path)
     with pytest.warns(UserWarning) if how == "pickle protocol 5" else _nothing():

@@ -2,7 +2,7 @@
 
 import torch
 
-from infogan import losses
+from infogan.training import objective as losses
 from infogan.config import ModelConfig
 from infogan.models import build_model
 
@@ -46,7 +46,7 @@ def test_d_and_g_losses_closed_form():
 
 
 def test_g_phase_leaves_d_untouched_and_d_phase_leaves_g_untouched(tiny_config, fake_data, tmp_path):
-    from infogan.runs import create_run_dir
+    from infogan.training.rundir import create_run_dir
     from infogan.training import Trainer
 
     trainer = Trainer(tiny_config, create_run_dir(tmp_path, tiny_config), fake_data, progress=False)

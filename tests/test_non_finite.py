@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import infogan
-from infogan import checkpoint
+from infogan.training import state as resume_state
 from infogan.storage import read_jsonl
 
 
@@ -50,7 +50,7 @@ def _poisoned(trainer, at: set[int], where: str = "loss", *, again: bool = False
 
 
 def _trainer(cfg, tmp_path, data):
-    from infogan.runs import create_run_dir
+    from infogan.training.rundir import create_run_dir
     from infogan.training import Trainer
 
     return Trainer(cfg, create_run_dir(tmp_path, cfg), data, progress=False)
@@ -65,7 +65,7 @@ def test_non_finite_stops_and_keeps_the_last_good_snapshot(tmp_path, tiny_arch_c
     trainer = _poisoned(_trainer(tiny_arch_config, tmp_path, fake_data), {3}, where)
     with pytest.raises(NonFiniteError, match=message + r".*last good snapshot \(step 2\).*is kept") as info:
         trainer.run()
-    assert checkpoint.load_state(trainer.run_dir / "state.pt")["step"] == 2 and infogan.load(trainer.run_dir).step == 2
+    assert resume_state.load_state(trainer.run_dir / "state.pt").step == 2 and infogan.load(trainer.run_dir).step == 2
     assert [r["step"] for r in _stats_of(trainer.run_dir)] == [2]
     assert "Stopped: retrain with lower --lr-d/--lr-g" in str(info.value)
 
@@ -87,10 +87,10 @@ def test_rollback_halves_the_learning_rates_and_finishes(tmp_path, tiny_arch_con
     err = capsys.readouterr().err
     assert "non-finite loss at step 3" in err and "rolled back from step 3 to step 2" in err
     assert "rolled back from step 5 to step 4" in err and "(rollback 2 of 3)" in err
-    state = checkpoint.load_state(trainer.run_dir / "state.pt")
-    assert state["rollbacks"] == 2
-    assert state["opt_d"]["param_groups"][0]["lr"] == pytest.approx(cfg.optim.lr_d / 4)
-    assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(cfg.optim.lr_g / 4)
+    state = resume_state.load_state(trainer.run_dir / "state.pt")
+    assert state.rollbacks == 2
+    assert state.opt_d["param_groups"][0]["lr"] == pytest.approx(cfg.optim.lr_d / 4)
+    assert state.opt_g["param_groups"][0]["lr"] == pytest.approx(cfg.optim.lr_g / 4)
     assert [r["step"] for r in _stats_of(trainer.run_dir)] == [2, 4, 6]
     capsys.readouterr()
     resumed = infogan.train(resume=trainer.run_dir, iterations=8, data=fake_data, progress=False)
@@ -104,4 +104,4 @@ def test_rollback_gives_up_after_three(tmp_path, tiny_arch_config, fake_data):
     trainer = _poisoned(_trainer(cfg, tmp_path, fake_data), {1}, again=True)  # back to the step-0 state
     with pytest.raises(NonFiniteError, match="non-finite loss at step 1 .* after 3 rollbacks"):
         trainer.run()
-    assert checkpoint.load_state(trainer.run_dir / "state.pt")["step"] == 0
+    assert resume_state.load_state(trainer.run_dir / "state.pt").step == 0

@@ -27,7 +27,7 @@ from infogan.models import InfoGAN, build_model
 from infogan.models.base import Discriminator
 from infogan.config.presets import PRESETS, get_preset
 from infogan.training import Trainer
-from infogan.viz import sample_sheet, save_grid, to_uint8, traversal_sheet
+from infogan.inference.viz import sample_sheet, save_grid, to_uint8, traversal_sheet
 
 ROOT = Path(__file__).resolve().parents[1]
 

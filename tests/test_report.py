@@ -14,8 +14,8 @@ from infogan.cli import main
 from infogan.data import load_fake
 from infogan.errors import ConfigError
 from infogan.storage import read_jsonl
-from infogan.report import analysis, build_report
-from infogan.report.runs import find_runs, is_baseline
+from infogan.reproduce.report import analysis, build_report
+from infogan.reproduce.report.runs import find_runs
 
 SECTIONS = ["Figure 1", "Figure 2", "as a classifier", "Continuous codes, measured", "Samples", "Training curves",
             "Runs, configs, wall time and machine"]
@@ -97,9 +97,10 @@ def test_report_errors(built, tmp_path, capsys):
 
 
 def test_baselines_are_told_apart_by_their_config(tiny_config):
-    assert not is_baseline(tiny_config)
-    assert is_baseline(tiny_config.replace(optim={"info_to_g": False}))
-    assert is_baseline(tiny_config.replace(preset="mnist-baseline"))
+    assert not tiny_config.is_baseline
+    assert tiny_config.replace(optim={"info_to_g": False}).is_baseline
+    base = infogan.get_preset("mnist").as_baseline()
+    assert base.is_baseline and base.preset == "mnist-baseline" and base.as_baseline() == base
 
 
 def test_curve_band_and_figure1_numbers():

@@ -9,7 +9,7 @@ import infogan
 from infogan.cli import main
 from infogan.errors import ConfigError
 from infogan.storage import read_jsonl
-from infogan.reproduce import config_differences, plan, with_tick
+from infogan.reproduce import config_differences, plan
 from infogan.training import Trainer
 
 
@@ -102,7 +102,7 @@ def test_dry_run_plans_without_writing(tmp_path, capsys):
 
 
 def test_plan_and_config_differences():
-    cfg = with_tick(infogan.get_preset("mnist"), 20)
+    cfg = infogan.get_preset("mnist").with_tick(20)
     runs = plan(cfg, seeds=2, first_seed=3, baseline_iterations=30)
     assert [r.name for r in runs] == ["mnist-seed3", "mnist-baseline-seed3", "mnist-seed4", "mnist-baseline-seed4"]
     base = runs[1].config

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 import infogan
-from infogan import checkpoint
+from infogan import snapshot
+from infogan.training import state as resume_state
 from infogan.errors import TrainingError
 from infogan.storage import atomic_path
 from run_folders import REAL, assert_same_training, cli, temp_files, train_quiet
@@ -68,7 +69,7 @@ def test_resume_before_any_state_starts_again(tmp_path, tiny_arch_config, fake_d
 
 
 def test_a_second_writer_is_refused(tmp_path, tiny_arch_config, fake_data):
-    from infogan.runs import lock_run
+    from infogan.training.rundir import lock_run
 
     run = train_quiet(tiny_arch_config, tmp_path, fake_data).run_dir
     before = (run / "state.pt").read_bytes()
@@ -95,7 +96,7 @@ def test_disk_full_during_a_save_keeps_the_previous_files(tmp_path, tiny_arch_co
         (f.write if hasattr(f, "write") else Path(f).write_bytes)(b"\0" * 1000)
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoint.torch if target == "state" else checkpoint, "save" if target == "state"
+    monkeypatch.setattr(resume_state.torch if target == "state" else snapshot, "save" if target == "state"
                         else "save_file", full_disk)
     trainer = Trainer(tiny_arch_config.replace(train={"iterations": 6}), run, fake_data, resume=True, progress=False)
     trainer.step = 5
@@ -109,7 +110,7 @@ def test_disk_full_during_a_save_keeps_the_previous_files(tmp_path, tiny_arch_co
             {k: v for k, v in before.items() if k != "snapshot.safetensors"}
     else:
         assert after == before
-    assert checkpoint.load_state(run / "state.pt")["step"] == 4 and infogan.load(run).step == (5 if target == "state" else 4)
+    assert resume_state.load_state(run / "state.pt").step == 4 and infogan.load(run).step == (5 if target == "state" else 4)
 
 
 def test_disk_full_during_a_stats_line_leaves_no_partial_line(tmp_path, monkeypatch):

@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from infogan import checkpoint
+from infogan import snapshot
 from infogan.cli import main
 from infogan.data.imagefolder import decode_image
-from infogan.sampling import encode
+from infogan.inference.generate import encode
 from infogan.web import server as web_server
 from infogan.web.explorer import MAX_UPLOAD_BYTES, Explorer
 from infogan.web.server import ExplorerServer
@@ -29,7 +29,7 @@ def served(tiny_trained_run, tmp_path_factory):
     cwd, work = os.getcwd(), tmp_path_factory.mktemp("explorer-cwd")
     os.chdir(work)
     before = sorted(p.name for p in tiny_trained_run.iterdir())
-    server = ExplorerServer(Explorer(checkpoint.load(tiny_trained_run)), port=0)
+    server = ExplorerServer(Explorer(snapshot.load(tiny_trained_run)), port=0)
     server.start()
     try:
         yield server, tiny_trained_run
@@ -150,7 +150,7 @@ def test_encode_matches_the_library_and_accepts_any_size_and_format(served, tmp_
     assert c1["name"] == "c1" and len(c1["probs"]) == 10 and abs(sum(c1["probs"]) - 1) < 1e-4
     assert c1["category"] == max(range(10), key=c1["probs"].__getitem__)
     assert c2["std"] > 0 and post["input"].startswith("data:image/png;base64,")
-    expected = encode(checkpoint.load(run), torch.from_numpy(digit)[None, None])
+    expected = encode(snapshot.load(run), torch.from_numpy(digit)[None, None])
     assert torch.allclose(torch.tensor(c1["probs"]), expected["probs"][0][0], atol=1e-5)
     assert c3["mean"] == pytest.approx(float(expected["means"][1][0]), abs=1e-5)
     # a 60x45 RGB JPEG is converted to greyscale and resized exactly as `infogan encode` does it
@@ -160,7 +160,7 @@ def test_encode_matches_the_library_and_accepts_any_size_and_format(served, tmp_
     assert status == 200 and json.loads(body)["size"] == [60, 45]
     (tmp_path / "x.jpg").write_bytes(jpeg)
     pixels = torch.from_numpy(decode_image(tmp_path / "x.jpg", size=28, channels=1, crop=None).copy()).permute(2, 0, 1)
-    expected = encode(checkpoint.load(run), pixels[None])
+    expected = encode(snapshot.load(run), pixels[None])
     assert json.loads(body)["codes"][1]["mean"] == pytest.approx(float(expected["means"][0][0]), abs=1e-5)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from infogan import checkpoint
+from infogan import snapshot
 from infogan.web.explorer import Explorer
 from infogan.web.server import ExplorerServer
 
@@ -42,7 +42,7 @@ def page(tiny_trained_run):
             pytest.fail(f"{why} (INFOGAN_REQUIRE_BROWSER=1: it may not be skipped)")
         pytest.skip(why)
     run = os.environ.get("INFOGAN_EXPLORER_RUN") or tiny_trained_run
-    server = ExplorerServer(Explorer(checkpoint.load(run)), port=0)
+    server = ExplorerServer(Explorer(snapshot.load(run)), port=0)
     server.start()
     errors: list[str] = []
     with sync_api.sync_playwright() as pw:

@@ -11,12 +11,12 @@
 __version__ = "0.1.0"
 
 from infogan.api import evaluate_run, train, write_traversals  # noqa: E402
-from infogan.checkpoint import load  # noqa: E402
+from infogan.snapshot import load  # noqa: E402
 from infogan.latent.spec import Categorical, Continuous, Gaussian, LatentSpec, Noise, Uniform  # noqa: E402
 from infogan.latent.syntax import parse_latent  # noqa: E402
 from infogan.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig  # noqa: E402
 from infogan.config.presets import PRESETS, get_preset  # noqa: E402
-from infogan.sampling import encode, generate  # noqa: E402
+from infogan.inference.generate import encode, generate  # noqa: E402
 
 __all__ = ["Categorical", "Continuous", "DataConfig", "Gaussian", "LatentSpec", "ModelConfig", "Noise",
            "OptimConfig", "PRESETS", "RunConfig", "TrainConfig", "Uniform", "encode", "evaluate_run",

@@ -3,28 +3,20 @@ traversal sheets. Each takes run folders or configs and returns paths or plain r
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from infogan import checkpoint
+from infogan import snapshot
 from infogan.config import RunConfig
 from infogan.errors import ConfigError
-from infogan.storage import remove_temporary_files
-from infogan.runs import create_run_dir, lock_run, read_run_config
-from infogan.training import Trainer, TrainResult
+from infogan.training import TrainResult
+from infogan.training.session import load_training_data, train_run
 
-
-def load_training_data(config: RunConfig):
-    """The training split named by ``config.data``, sized for the model (``subset``: N images only)."""
-    from infogan.data import load_dataset
-
-    c, h, _ = config.model.image_shape
-    return load_dataset(config.data.dataset, split="train", data_dir=config.data.data_dir, image_size=h,
-                        channels=c, subset=config.data.subset or None)
+__all__ = ["evaluate_run", "finish_run", "format_results", "load_training_data", "train", "write_samples",
+           "write_traversals"]
 
 
 def train(config: RunConfig | None = None, *, outdir: str | os.PathLike = "runs", name: str | None = None,
@@ -45,37 +37,8 @@ def train(config: RunConfig | None = None, *, outdir: str | os.PathLike = "runs"
     Returns:
         A :class:`TrainResult` with the run folder and the final step.
     """
-    from infogan.runtime.engine import Engine
-
-    if resume is not None:
-        run_dir = Path(resume)
-        config = read_run_config(run_dir)
-        _, state, _ = checkpoint.latest_state(run_dir)  # newest complete state; None before the first one
-        if state is not None:
-            config = RunConfig.from_json(state["config"])
-        if iterations is not None:
-            config = config.replace(train={"iterations": iterations})
-    elif config is None:
-        raise ConfigError("train() needs a config (e.g. infogan.get_preset('mnist')) or resume=RUN")
-    own_engine = engine is None  # under torchrun: joins the process group here and leaves it at the end
-    engine = engine or Engine.from_config(config.train, dist_backend=dist_backend)
-    try:
-        if data is None:  # rank 0 first: a first download fills the cache the other processes then read
-            data = engine.main_first(lambda: load_training_data(config))
-        if resume is None:
-            run_dir = engine.create_run_dir(lambda: create_run_dir(outdir, config, desc=name))
-        # one writer per run folder: a second process on the same run fails here, before writing anything
-        with lock_run(run_dir) if engine.is_main else contextlib.nullcontext():
-            if resume is not None and engine.is_main:  # leftovers of writes cut by a crash
-                for folder in (run_dir, run_dir / "samples"):
-                    remove_temporary_files(folder)
-            trainer = Trainer(config, run_dir, data, resume=resume is not None, progress=progress, engine=engine)
-            if resume is not None and engine.is_main:
-                print(f"resuming {run_dir} from step {trainer.step} ({trainer.resume_note})")
-            return trainer.run()
-    finally:
-        if own_engine:
-            engine.close()
+    return train_run(config, outdir=outdir, name=name, resume=resume, progress=progress, iterations=iterations,
+                     data=data, engine=engine, dist_backend=dist_backend)
 
 
 def evaluate_run(run: str | os.PathLike, names: list[str] | None = None, *, dataset: str | None = None,
@@ -83,7 +46,7 @@ def evaluate_run(run: str | os.PathLike, names: list[str] | None = None, *, data
     """Load a run's snapshot and compute metrics (default: all that apply), appending to its metric files."""
     from infogan.metrics import default_metrics, evaluate
 
-    model = checkpoint.load(run)
+    model = snapshot.load(run)
     dataset = dataset or model.run_config.data.dataset
     names = names or [n for n in default_metrics(dataset) if n in ("code_acc", "info")] or default_metrics(dataset)
     run_dir = Path(run) if Path(run).is_dir() else None
@@ -110,9 +73,9 @@ def format_results(results: dict[str, dict]) -> str:
 def write_samples(run: str | os.PathLike, *, out: str | os.PathLike | None = None, n: int = 100, seed: int = 0,
                   scale: int = 2) -> Path:
     """A PNG grid of samples from a run's snapshot (rows = categories of the first categorical code)."""
-    from infogan.viz import sample_sheet, save_grid
+    from infogan.inference.viz import sample_sheet, save_grid
 
-    model = checkpoint.load(run)
+    model = snapshot.load(run)
     latent = model.spec.sample(n, generator=torch.Generator().manual_seed(seed))
     out = Path(out) if out else _default_folder(run, "samples") / f"sample-seed{seed}.png"
     return save_grid(sample_sheet(model, latent), out, scale=scale)
@@ -122,9 +85,9 @@ def write_traversals(run: str | os.PathLike, *, outdir: str | os.PathLike | None
                      codes: list[str] | None = None, span: float = 2.0, steps: int = 10, seed: int = 0,
                      scale: int = 2) -> list[Path]:
     """One Figure 2 traversal sheet per code (``traverse-c2.png``, ...); returns the paths written."""
-    from infogan.viz import save_grid, traversal_sheet
+    from infogan.inference.viz import save_grid, traversal_sheet
 
-    model = checkpoint.load(run)
+    model = snapshot.load(run)
     names = model.spec.code_names()
     wanted = codes or names
     unknown = [c for c in wanted if c not in names]

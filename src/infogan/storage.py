@@ -176,7 +176,7 @@ def _keep_version(path: Path, keep: Path) -> None:
 def remove_temporary_files(folder: str | os.PathLike) -> list[Path]:
     """Delete the temporary files an interrupted atomic write left in ``folder`` (not recursive).
 
-    Only call this while no other process writes to the folder (e.g. under :func:`infogan.runs.lock_run`).
+    Only call this while no other process writes to the folder (e.g. under :func:`infogan.training.rundir.lock_run`).
 
     Returns:
         The paths removed.

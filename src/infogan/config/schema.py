@@ -88,7 +88,7 @@ class OptimConfig:
             a GAN with Q attached, Q still trained on its own loss in the D phase.
         info_to_d: put lambda*L_I into the D phase as well, so D's optimiser trains Q's head and the
             shared trunk (official code; the default).
-        consistency: weight of the transform-consistency term (:mod:`infogan.augment`): the categorical
+        consistency: weight of the transform-consistency term (:mod:`infogan.training.augment`): the categorical
             codes' information loss again on a randomly rotated/scaled/shifted G(z, c), in the phases that
             get the information loss. 0 (the paper) turns it off; ``mnist-consistent`` uses 1.
         consistency_rotation: largest rotation of that transform, degrees.
@@ -213,6 +213,28 @@ class RunConfig:
     def __post_init__(self) -> None:
         _typed("preset", self.preset, str)
         _typed("notes", self.notes, str)
+
+    @property
+    def is_baseline(self) -> bool:
+        """A GAN with Q attached (the paper's Figure 1 baseline): G is not rewarded for mutual information."""
+        return not self.optim.info_to_g
+
+    @property
+    def base_preset(self) -> str:
+        """The preset without the ``-baseline`` suffix that :meth:`as_baseline` adds."""
+        return self.preset.removesuffix("-baseline")
+
+    def as_baseline(self) -> "RunConfig":
+        """This config's Figure 1 baseline: the same everything, G not rewarded for mutual information."""
+        return self.replace(preset=f"{self.base_preset}-baseline", optim={"info_to_g": False})
+
+    def with_tick(self, tick: int) -> "RunConfig":
+        """A copy with ``tick``; ``snapshot_every`` becomes the nearest multiple of it that is not larger than
+        the old interval or the run (at least one tick); a tick longer than the run becomes the run."""
+        train = self.train
+        tick = min(tick, train.iterations)
+        every = tick * max(1, min(train.snapshot_every, train.iterations) // tick)
+        return self.replace(train={"tick": tick, "snapshot_every": every})
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)

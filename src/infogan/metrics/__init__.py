@@ -56,7 +56,7 @@ def _info(model, dataset: str, data_dir, num_samples: int = 10_000, **_):
 
 
 def _attributes(model, dataset: str, data_dir, num_samples: int = 200, **_):
-    from infogan.attributes import code_attribute_correlation, protocol_name
+    from infogan.metrics.attributes import code_attribute_correlation, protocol_name
 
     result = code_attribute_correlation(model, draws=num_samples)
     return {**result, "protocol": protocol_name(result["draws"], result["steps"], result["span"])}

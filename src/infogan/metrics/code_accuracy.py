@@ -10,7 +10,7 @@ import numpy as np
 
 from infogan.errors import ConfigError
 from infogan.metrics.clustering import clustering_scores
-from infogan.sampling import encode
+from infogan.inference.generate import encode
 
 
 def code_accuracy(model, data, *, code: int | None = None) -> dict:

@@ -11,7 +11,7 @@ import torch
 
 from infogan.errors import ConfigError
 from infogan.metrics.disentanglement import evaluate_disentanglement
-from infogan.sampling import encode
+from infogan.inference.generate import encode
 
 
 def q_representation(model, images: torch.Tensor) -> np.ndarray:

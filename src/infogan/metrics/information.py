@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from infogan.sampling import generate
+from infogan.inference.generate import generate
 
 
 @torch.no_grad()

@@ -1,6 +1,6 @@
 """The explorer's inference side, apart from HTTP: validate request parameters, render PNGs through
-:func:`infogan.sampling.generate` and :mod:`infogan.viz`, and read Q's posterior of an uploaded image through
-:func:`infogan.sampling.encode`. Every bad parameter raises :class:`RequestError` with an HTTP status."""
+:func:`infogan.inference.generate.generate` and :mod:`infogan.inference.viz`, and read Q's posterior of an uploaded image through
+:func:`infogan.inference.generate.encode`. Every bad parameter raises :class:`RequestError` with an HTTP status."""
 
 from __future__ import annotations
 
@@ -135,13 +135,13 @@ class Explorer:
         sweep = torch.arange(code.k) if isinstance(code, Categorical) else torch.linspace(-self.span, self.span, steps)
         n = sweep.shape[0]
         codes = [sweep if i == index else torch.full((n,), v) for i, v in enumerate(values)]
-        from infogan.viz import grid
+        from infogan.inference.viz import grid
 
         return _png(grid(self._render(seed, codes), 1, n, pad=1))
 
     def _render(self, seed: int, codes: list[torch.Tensor]) -> np.ndarray:
-        from infogan.sampling import generate
-        from infogan.viz import to_uint8
+        from infogan.inference.generate import generate
+        from infogan.inference.viz import to_uint8
 
         n = codes[0].shape[0] if codes else 1
         z = self.spec.sample_noise(1, generator=torch.Generator().manual_seed(seed)).repeat(n, 1)  # (n, noise_dim)
@@ -162,7 +162,7 @@ class Explorer:
         from PIL import Image
 
         from infogan.data.imagefolder import decode_image
-        from infogan.sampling import encode
+        from infogan.inference.generate import encode
 
         if not data:
             raise RequestError(400, "empty upload: send the bytes of one image file as the request body")

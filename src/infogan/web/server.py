@@ -13,7 +13,6 @@ Endpoints (all answer 4xx with ``{"error": message}`` on a bad request):
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import threading
@@ -21,7 +20,6 @@ import webbrowser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import torch
@@ -214,22 +212,3 @@ def serve(model: InfoGAN, *, port: int = 0, open_browser: bool = True, span: flo
 
 
 # ----- command line -------------------------------------------------------------------------------------
-def add_parser(subparsers) -> None:
-    """Register ``infogan explore``."""
-    p = subparsers.add_parser("explore", help="latent explorer in the browser: sliders, traversals, encode an image")
-    p.add_argument("run", type=Path, help="run folder or snapshot file")
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--no-browser", action="store_true", help="print the URL without opening a browser")
-    p.add_argument("--span", type=float, default=2.0, help="continuous sliders cover [-span, span] (default 2)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
-    p.add_argument("--verbose", action="store_true", help="log every request")
-    p.set_defaults(func=_explore_command)
-
-
-def _explore_command(args: argparse.Namespace) -> int:
-    from infogan import checkpoint
-
-    model = checkpoint.load(args.run)
-    serve(model, port=args.port, open_browser=not args.no_browser, span=args.span, threads=args.threads,
-          verbose=args.verbose)
-    return 0

@@ -7,7 +7,7 @@ The exported networks have plain tensor interfaces, described in ``export.json``
   ``images`` float32 (B, C, H, W) in G's output range ([0, 1] for sigmoid models, [-1, 1] for tanh ones).
 - ``q`` (with ``include_q``): input ``images`` float32 (B, C, H, W) in [0, 1]; outputs per code in spec order:
   ``cK_probs`` (B, K) for a categorical code, ``cK_mean`` and ``cK_std`` (B,) for a continuous one; the same
-  numbers as :func:`infogan.sampling.encode`.
+  numbers as :func:`infogan.inference.generate.encode`.
 
 Every export is loaded back (onnxruntime for ONNX, ``torch.jit.load`` for TorchScript) and run on a fixed
 batch; the largest absolute difference from the PyTorch model must stay within ``tolerance``.
@@ -15,7 +15,6 @@ batch; the largest absolute difference from the PyTorch model must stay within `
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -120,7 +119,7 @@ def export_model(model: InfoGAN, outdir: str | os.PathLike, *, fmt: str = "onnx"
     gen = torch.Generator().manual_seed(seed)
     latent = spec.sample(CHECK_BATCH, generator=gen)
     c = torch.stack([code.float() for code in latent.codes], dim=1)  # (B, n_codes)
-    from infogan.sampling import encode, generate
+    from infogan.inference.generate import encode, generate
 
     reference_images = generate(model, list(latent.codes), latent.z)  # (B, C, H, W), G's output range
     files, diffs = {}, {}
@@ -233,26 +232,3 @@ def _manifest(model: InfoGAN, fmt: str, files: dict[str, Path], diffs: dict[str,
 
 
 # ----- command line -------------------------------------------------------------------------------------
-def add_parser(subparsers) -> None:
-    """Register ``infogan export``."""
-    p = subparsers.add_parser("export", help="write the generator (and Q) as ONNX or TorchScript, checked "
-                              "against PyTorch")
-    p.add_argument("run", type=Path, help="run folder or snapshot file")
-    p.add_argument("--format", choices=FORMATS, default="onnx", help="onnx (needs infogan[export]) or torchscript")
-    p.add_argument("--q", action="store_true", help="also export Q (images in [0, 1] -> code posterior)")
-    p.add_argument("--outdir", type=Path, help="output folder (default RUN/export)")
-    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                   help=f"largest accepted |export - PyTorch| (default {DEFAULT_TOLERANCE:g})")
-    p.set_defaults(func=_export_command)
-
-
-def _export_command(args: argparse.Namespace) -> int:
-    from infogan import checkpoint
-
-    model = checkpoint.load(args.run)
-    outdir = args.outdir or (args.run if args.run.is_dir() else args.run.parent) / "export"
-    result = export_model(model, outdir, fmt=args.format, include_q=args.q, tolerance=args.tolerance)
-    for name, path in result.files.items():
-        print(f"{name}: {path} (max |export - PyTorch| = {result.max_abs_diff[name]:.2g})")
-    print(f"manifest: {result.manifest}")
-    return 0

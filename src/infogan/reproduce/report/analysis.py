@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from infogan.attributes import STRONG
+from infogan.metrics.attributes import STRONG
 
 SPLIT_SHARE = 0.2  # a digit is split when at least two categories each take >= 20% of its test images
 PAPER_ACCURACY = 0.95  # Sec. 5.1: "5% error" of c1 as a classifier on MNIST
@@ -120,10 +120,10 @@ def claim_verdicts(records: Sequence[dict]) -> list[dict]:
     """Test the paper's Figure 2 claims (c2 = rotation, c3 = width) on attribute records, one per seed.
 
     A claim "code -> attribute" holds in a seed when |mean rho| of that code and attribute is at least
-    :data:`~infogan.attributes.STRONG` and larger than that of every other continuous code.
+    :data:`~infogan.metrics.attributes.STRONG` and larger than that of every other continuous code.
 
     Args:
-        records: ``code_attributes_*`` metric records (:func:`infogan.attributes.code_attribute_correlation`).
+        records: ``code_attributes_*`` metric records (:func:`infogan.metrics.attributes.code_attribute_correlation`).
     Returns:
         One dict per claim: code, attribute, words, per-seed rho and holds, count of seeds where it holds,
         and the mean |rho| over seeds; claims whose code the models lack are left out.

@@ -5,6 +5,6 @@ imported when a figure is drawn), ``document`` (Markdown/HTML rendering), ``sect
 shows), ``build`` (orchestration and the ``infogan report`` command).
 """
 
-from infogan.report.build import build_report
+from infogan.reproduce.report.build import build_report
 
 __all__ = ["build_report"]

@@ -42,7 +42,7 @@ def info_curves(bands: dict[str, dict], path, *, ceiling: float, code: str, ceil
     """Figure 1: L_I of one categorical code over iterations, one band per group, the ceiling H(c) dashed.
 
     Args:
-        bands: {group label: :func:`~infogan.report.analysis.curve_band` plus "n" (runs)}.
+        bands: {group label: :func:`~infogan.reproduce.report.analysis.curve_band` plus "n" (runs)}.
         path: PNG to write.
         ceiling: H(c) in nats.
         code: code name for the axis label.

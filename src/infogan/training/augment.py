@@ -1,7 +1,7 @@
 """Small random affine transforms of image batches, for the transform-consistency term of the objective.
 
 With ``OptimConfig.consistency > 0`` the trainer also asks Q to recover each *categorical* code from a
-randomly rotated, scaled and shifted copy of G(z, c) (``infogan.losses.info_loss(...,
+randomly rotated, scaled and shifted copy of G(z, c) (``infogan.training.objective.info_loss(...,
 categorical_only=True)``), in both phases: Q learns a posterior that ignores small pose changes, and G is
 rewarded only for category information that survives them. On MNIST this keeps the categorical code from
 spending categories on slant or position (two kinds of 1s, 4s split from 9s by slant) and leaves those to the

@@ -15,13 +15,11 @@ probability), and per continuous code ``cK_mean`` and ``cK_std`` (Q's Gaussian p
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +30,6 @@ import torch
 from infogan.latent.spec import Categorical
 from infogan.latent.syntax import format_latent
 from infogan.errors import ConfigError, DataError
-from infogan.storage import atomic_path
 from infogan.models import InfoGAN
 
 TABLE_FORMATS = ("csv", "jsonl")
@@ -129,7 +126,7 @@ def iter_batches(sources: list[Source], shape: tuple[int, int, int], *, batch_si
 
 def posterior_rows(model: InfoGAN, images: torch.Tensor) -> list[dict]:
     """Q's posterior for uint8 images as table rows (without the ``file``/``label`` columns)."""
-    from infogan.sampling import encode
+    from infogan.inference.generate import encode
 
     post = encode(model, images)
     probs, means, stds = iter(post["probs"]), iter(post["means"]), iter(post["stds"])
@@ -242,7 +239,7 @@ def _place(folder: Path, name: str, path: Path | None, image: torch.Tensor, *, l
         target, n = folder / f"{stem}-{n}{suffix}", n + 1
     used.add(target)
     if path is None:
-        from infogan.viz import save_grid
+        from infogan.inference.viz import save_grid
 
         save_grid(image.permute(1, 2, 0).numpy(), target)  # (H, W, C) uint8 PNG
     elif link:
@@ -256,51 +253,3 @@ def _rounded(t: torch.Tensor) -> list[float]:
 
 
 # ----- command line -------------------------------------------------------------------------------------
-def add_parser(subparsers) -> None:
-    """Register ``infogan encode``."""
-    p = subparsers.add_parser("encode", help="Q's posterior for real images: a CSV / JSON-lines table, and "
-                              "optionally one folder per predicted category")
-    p.add_argument("run", type=Path, help="run folder or snapshot file")
-    p.add_argument("inputs", nargs="+", metavar="PATH", help="image files, folders, or a dataset split such "
-                   "as mnist:test")
-    p.add_argument("--out", type=Path, help="table file (.csv or .jsonl); default: standard output")
-    p.add_argument("--format", choices=TABLE_FORMATS, help="table format (default: from --out's suffix, else csv)")
-    p.add_argument("--cluster-dir", type=Path, help="new folder: copy each image into <code>_<category>/")
-    p.add_argument("--cluster-code", help="categorical code that picks the folder (default: the first)")
-    p.add_argument("--link", action="store_true", help="symlink instead of copying into --cluster-dir")
-    p.add_argument("--crop", choices=["center"], help="take the centred square before resizing (default: "
-                   "stretch)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--data-dir", help="dataset cache folder")
-    p.set_defaults(func=_encode_command)
-
-
-def _encode_command(args: argparse.Namespace) -> int:
-    from infogan import checkpoint
-
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    fmt = args.format or ("jsonl" if args.out and args.out.suffix in (".jsonl", ".json") else "csv")
-    model = checkpoint.load(args.run)
-
-    def report(file: str, reason: str) -> None:
-        print(f"infogan: skipped {file}: {reason}", file=sys.stderr)
-
-    options = {"fmt": fmt, "cluster_dir": args.cluster_dir, "cluster_code": args.cluster_code, "link": args.link,
-               "crop": args.crop, "batch_size": args.batch_size, "data_dir": args.data_dir, "on_skip": report}
-    if args.out:
-        with atomic_path(args.out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-            summary = encode_inputs(model, args.inputs, fh, **options)
-    else:
-        try:
-            summary = encode_inputs(model, args.inputs, sys.stdout, **options)
-            sys.stdout.flush()
-        except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: stop quietly, as Unix tools do
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 0
-    where = f" -> {args.out}" if args.out else ""
-    print(f"infogan: encoded {summary.encoded} image(s), skipped {len(summary.skipped)}{where}", file=sys.stderr)
-    if args.cluster_dir:
-        sizes = ", ".join(f"{k}: {v}" for k, v in summary.clusters.items())
-        print(f"infogan: clusters in {args.cluster_dir} ({sizes})", file=sys.stderr)
-    return 0

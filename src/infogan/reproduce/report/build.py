@@ -1,17 +1,16 @@
 """``infogan report RUN... [--out DIR]``: turn run folders into ``report.html`` + ``report.md`` (+ ``report.json``).
 
-InfoGAN runs and Figure 1 baselines are told apart by their config (:func:`~infogan.report.runs.is_baseline`).
+InfoGAN runs and Figure 1 baselines are told apart by their config (``RunConfig.is_baseline``).
 Every figure is drawn here from the run folders: stats.jsonl curves, metric files (computed and appended
 once when missing), and sample/traversal sheets rendered from each snapshot.
 
-    >>> from infogan.report import build_report
+    >>> from infogan.reproduce.report import build_report
     >>> build_report(["repro/"])             # a reproduction folder, or run folders one by one
     PosixPath('repro/report')
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -20,14 +19,14 @@ from pathlib import Path
 
 import torch
 
-from infogan import checkpoint
+from infogan import snapshot
 from infogan.latent.spec import Categorical
 from infogan.errors import ConfigError
 from infogan.storage import atomic_write_text
-from infogan.report import sections
-from infogan.report.document import Bullets, Document, Text, to_html, to_markdown
-from infogan.report.runs import RunRecord, cached_metric, find_runs, machine_info
-from infogan.report.sections import RunResult
+from infogan.reproduce.report import sections
+from infogan.reproduce.report.document import Bullets, Document, Text, to_html, to_markdown
+from infogan.reproduce.report.runs import RunRecord, cached_metric, find_runs, machine_info
+from infogan.reproduce.report.sections import RunResult
 
 TRAVERSAL_STEPS, TRAVERSAL_SPAN = 10, 2.0  # the paper's Figure 2: ten columns over [-2, 2]
 
@@ -81,15 +80,15 @@ def default_out(records: Sequence[RunRecord]) -> Path:
 def gather(run: RunRecord, out: Path, *, attribute_draws: int, device: str,
            echo: Callable[[str], None]) -> RunResult:
     """Load a run's snapshot; read (or compute once) its metrics; draw its sample and traversal sheets."""
-    from infogan.attributes import protocol_name
+    from infogan.metrics.attributes import protocol_name
     from infogan.metrics import METRICS
-    from infogan.viz import sample_sheet, save_grid, traversal_sheet
+    from infogan.inference.viz import sample_sheet, save_grid, traversal_sheet
 
     result = RunResult(run)
-    if not (run.path / checkpoint.SNAPSHOT_NAME).exists():
+    if not (run.path / snapshot.SNAPSHOT_NAME).exists():
         echo(f"{run.name}: no snapshot yet; only its curves are reported")
         return result
-    model = checkpoint.load(run.path, device=device)
+    model = snapshot.load(run.path, device=device)
     result.step = model.step
     spec, dataset = model.spec, run.config.data.dataset
     folder = out / "figures" / run.name
@@ -145,24 +144,3 @@ def _summary(records: Sequence[RunRecord], numbers: dict) -> list:
 
 
 # ----- command line --------------------------------------------------------------------------------------
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``infogan report``."""
-    p = subparsers.add_parser("report", help="build report.html/report.md from run folders (InfoGAN and baselines)")
-    p.add_argument("runs", nargs="+", type=Path, metavar="RUN",
-                   help="run folders, or a folder of run folders (e.g. a reproduction's --outdir)")
-    p.add_argument("--out", type=Path, help="report folder (default: report/ beside the runs)")
-    p.add_argument("--attribute-draws", type=int, default=200,
-                   help="draws per continuous code for the slant/width measures (default 200)")
-    p.add_argument("--device", default="cpu", help="where to evaluate snapshots: cpu (default), cuda")
-    p.set_defaults(func=_report)
-    return p
-
-
-def _report(args) -> int:
-    from infogan.runtime.device import resolve_device
-
-    out = build_report(args.runs, args.out, attribute_draws=args.attribute_draws,
-                       device=str(resolve_device(args.device)))
-    print(f"report: {out / 'report.html'}")
-    print(f"report: {out / 'report.md'}")
-    return 0

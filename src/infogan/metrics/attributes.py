@@ -10,7 +10,7 @@ This module turns that into numbers:
   code, the other codes and the noise held fixed, measure each image, and average Spearman's rank
   correlation (``scipy.stats.spearmanr``) between code value and attribute over many draws.
 
-    >>> from infogan.attributes import measure, code_attribute_correlation
+    >>> from infogan.metrics.attributes import measure, code_attribute_correlation
     >>> measure(images)["slant"]                      # (N,) degrees, + = top leans right
     >>> code_attribute_correlation(model)["codes"]["c2"]["slant"]["rho_mean"]
 """
@@ -221,7 +221,7 @@ def code_attribute_correlation(model, *, draws: int = 200, steps: int = 9, span:
         "curve": {"values": [S], attribute: [S] mean over draws}, "strongest": attribute}}}; a summary is
         :func:`summarise` of the per-draw rhos.
     """
-    from infogan.sampling import generate
+    from infogan.inference.generate import generate
 
     if draws < 2 or steps < 3:
         raise ConfigError(f"attribute sweeps need draws >= 2 and steps >= 3, got draws={draws}, steps={steps}")

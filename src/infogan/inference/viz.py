@@ -50,7 +50,7 @@ def save_grid(image: np.ndarray, path: str | os.PathLike, *, scale: int = 1) -> 
 @torch.no_grad()
 def sample_sheet(model: InfoGAN, latent: Latent, *, rows: int = 10) -> np.ndarray:
     """A grid of G(z, c) for a fixed latent batch; with a categorical code, row r shows its category r."""
-    from infogan.sampling import generate
+    from infogan.inference.generate import generate
 
     spec = model.spec
     cats = spec.categorical_indices
@@ -77,7 +77,7 @@ def traversal_sheet(model: InfoGAN, code_index: int, *, steps: int = 10, span: f
     different noise when there is none); every other code and the noise stay fixed.
     For a categorical code: columns are its categories; rows are different noise draws.
     """
-    from infogan.sampling import generate
+    from infogan.inference.generate import generate
 
     spec = model.spec
     gen = torch.Generator().manual_seed(seed)

@@ -1,8 +1,8 @@
 """Run folders as the report sees them: config, stats, snapshot step, machine, and cached metric results.
 
-A run is a baseline (the paper's Figure 1 GAN with Q attached) when its config says so: the preset ends in
-``-baseline`` or ``optim.info_to_g`` is false. Metric results come from the run's ``metric-<protocol>.jsonl``
-files; a result missing for the snapshot's step is computed once and appended there, so building the
+A run is a baseline (the paper's Figure 1 GAN with Q attached) when its config says so
+(``RunConfig.is_baseline``: ``optim.info_to_g`` is false). Metric results come from the run's
+``metric-<protocol>.jsonl`` files; a result missing for the snapshot's step is computed once and appended there, so building the
 report again reuses it.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from infogan.config import RunConfig
 from infogan.errors import ConfigError
 from infogan.storage import read_jsonl
-from infogan.runs import CONFIG_NAME, STATS_NAME, read_run_config
+from infogan.training.rundir import CONFIG_NAME, STATS_NAME, read_run_config
 
 MACHINE_NAME = "machine.json"
 
@@ -46,7 +46,7 @@ class RunRecord:
 
     @property
     def baseline(self) -> bool:
-        return is_baseline(self.config)
+        return self.config.is_baseline
 
     @property
     def seed(self) -> int:
@@ -60,11 +60,6 @@ class RunRecord:
     def wall_s(self) -> float | None:
         """Training time (seconds, evaluation excluded) at the last tick."""
         return self.stats[-1].get("time_s") if self.stats else None
-
-
-def is_baseline(config: RunConfig) -> bool:
-    """True for the Figure 1 baseline: G not rewarded for mutual information."""
-    return config.preset.endswith("-baseline") or not config.optim.info_to_g
 
 
 def find_runs(paths: Sequence[str | os.PathLike]) -> list[RunRecord]:

@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infogan.attributes import ATTRIBUTES, DEFAULT_ATTRIBUTES, STRONG
-from infogan.report import analysis, figures
-from infogan.report.document import Bullets, Code, Gallery, Image, Section, Table, Text
-from infogan.report.runs import RunRecord, describe_machine
+from infogan.metrics.attributes import ATTRIBUTES, DEFAULT_ATTRIBUTES, STRONG
+from infogan.reproduce.report import analysis, figures
+from infogan.reproduce.report.document import Bullets, Code, Gallery, Image, Section, Table, Text
+from infogan.reproduce.report.runs import RunRecord, describe_machine
 
 LOSS_KEYS = ("gan_d", "gan_g", "d_real", "d_fake")
 UNITS = {"slant": "slant (degrees, + = top leans right)", "width": "width (pixels)",

@@ -1,0 +1,61 @@
+"""``infogan encode RUN PATH...``: Q's posterior for real images, as a table (and cluster folders)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from infogan import snapshot
+from infogan.errors import ConfigError
+from infogan.inference.encode import TABLE_FORMATS, encode_inputs
+from infogan.storage import atomic_path
+
+
+def add_parser(subparsers) -> None:
+    """Register ``infogan encode``."""
+    p = subparsers.add_parser("encode", help="Q's posterior for real images: a CSV / JSON-lines table, and "
+                              "optionally one folder per predicted category")
+    p.add_argument("run", type=Path, help="run folder or snapshot file")
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="image files, folders, or a dataset split such "
+                   "as mnist:test")
+    p.add_argument("--out", type=Path, help="table file (.csv or .jsonl); default: standard output")
+    p.add_argument("--format", choices=TABLE_FORMATS, help="table format (default: from --out's suffix, else csv)")
+    p.add_argument("--cluster-dir", type=Path, help="new folder: copy each image into <code>_<category>/")
+    p.add_argument("--cluster-code", help="categorical code that picks the folder (default: the first)")
+    p.add_argument("--link", action="store_true", help="symlink instead of copying into --cluster-dir")
+    p.add_argument("--crop", choices=["center"], help="take the centred square before resizing (default: "
+                   "stretch)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--data-dir", help="dataset cache folder")
+    p.set_defaults(func=_encode_command)
+
+
+def _encode_command(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    fmt = args.format or ("jsonl" if args.out and args.out.suffix in (".jsonl", ".json") else "csv")
+    model = snapshot.load(args.run)
+
+    def report(file: str, reason: str) -> None:
+        print(f"infogan: skipped {file}: {reason}", file=sys.stderr)
+
+    options = {"fmt": fmt, "cluster_dir": args.cluster_dir, "cluster_code": args.cluster_code, "link": args.link,
+               "crop": args.crop, "batch_size": args.batch_size, "data_dir": args.data_dir, "on_skip": report}
+    if args.out:
+        with atomic_path(args.out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+            summary = encode_inputs(model, args.inputs, fh, **options)
+    else:
+        try:
+            summary = encode_inputs(model, args.inputs, sys.stdout, **options)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: stop quietly, as Unix tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+    where = f" -> {args.out}" if args.out else ""
+    print(f"infogan: encoded {summary.encoded} image(s), skipped {len(summary.skipped)}{where}", file=sys.stderr)
+    if args.cluster_dir:
+        sizes = ", ".join(f"{k}: {v}" for k, v in summary.clusters.items())
+        print(f"infogan: clusters in {args.cluster_dir} ({sizes})", file=sys.stderr)
+    return 0

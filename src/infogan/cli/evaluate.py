@@ -1,0 +1,37 @@
+"""``infogan eval RUN``: metrics of a run, appended to its metric files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from infogan.api import evaluate_run, format_results
+from infogan.metrics import METRICS
+
+
+def add_parser(sub) -> None:
+    """Register ``infogan eval``."""
+    p = sub.add_parser("eval", help="evaluate a run: code accuracy on the test split, L_I per code, ...")
+    p.add_argument("run", type=Path, help="run folder or snapshot file")
+    p.add_argument("--metrics", help="comma-separated metric names (default: all that apply)")
+    p.add_argument("--data", help="evaluation dataset (default: the run's dataset)")
+    p.add_argument("--data-dir")
+    p.add_argument("--samples", type=int, help="sample count for sampling-based metrics (names the protocol)")
+    p.add_argument("--list", action="store_true", help="list metrics and the datasets they apply to")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.set_defaults(func=_eval)
+
+
+def _eval(args) -> int:
+    if args.list:
+        for m in METRICS.values():
+            print(f"{m.name:10s} datasets: {', '.join(m.applies_to):32s} {m.description}")
+        return 0
+    names = args.metrics.split(",") if args.metrics else None
+    options = {"num_samples": args.samples} if args.samples else {}
+    results = evaluate_run(args.run, names, dataset=args.data, data_dir=args.data_dir, **options)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(format_results(results))
+    return 0

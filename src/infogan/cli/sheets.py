@@ -1,0 +1,50 @@
+"""``infogan sample`` and ``infogan traverse``: sample grids and the paper's Figure 2 traversal sheets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infogan.api import write_samples, write_traversals
+
+
+def add_parser(sub) -> None:
+    """Register ``infogan sample`` and ``infogan traverse``."""
+    _add_sample(sub)
+    _add_traverse(sub)
+
+
+def _add_sample(sub) -> None:
+    """Register ``infogan sample``."""
+    p = sub.add_parser("sample", help="write a PNG grid of samples (rows = categories of the first code)")
+    p.add_argument("run", type=Path)
+    p.add_argument("--out", type=Path, help="output PNG (default RUN/samples/sample-seed<seed>.png)")
+    p.add_argument("--n", type=int, default=100, help="number of images (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", type=int, default=2, help="pixel upscaling of the PNG")
+    p.set_defaults(func=_sample)
+
+
+def _sample(args) -> int:
+    print(write_samples(args.run, out=args.out, n=args.n, seed=args.seed, scale=args.scale))
+    return 0
+
+
+def _add_traverse(sub) -> None:
+    """Register ``infogan traverse``."""
+    p = sub.add_parser("traverse", help="write the paper's Figure 2 traversal sheet of every code")
+    p.add_argument("run", type=Path)
+    p.add_argument("--outdir", type=Path, help="folder (default RUN/traversals)")
+    p.add_argument("--codes", help="comma-separated code names (c1,c2,...; default all)")
+    p.add_argument("--span", type=float, default=2.0, help="continuous codes sweep [-span, span] (default 2)")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", type=int, default=2)
+    p.set_defaults(func=_traverse)
+
+
+def _traverse(args) -> int:
+    codes = args.codes.split(",") if args.codes else None
+    for path in write_traversals(args.run, outdir=args.outdir, codes=codes, span=args.span, steps=args.steps,
+                                 seed=args.seed, scale=args.scale):
+        print(path)
+    return 0

@@ -64,6 +64,21 @@ def format_results(results: dict[str, dict]) -> str:
             codes = [k for k in r["ceiling"]]
             parts = [f"{k} {r[k]:.3f}/{r['ceiling'][k]:.3f}" for k in codes]
             lines.append(f"{protocol}: L_I (nats, bound/ceiling H(c)) " + "  ".join(parts))
+        elif "fid" in r:
+            lines.append(f"{protocol}: FID {r['fid']:.3f}  (real-vs-real floor {r['floor']:.3f}; {r['num_samples']} "
+                         f"samples vs {r['num_real']} test images, {r['features']} features)")
+        elif "kid" in r:
+            lines.append(f"{protocol}: KID {r['kid']:.5f} +- {r['kid_std']:.5f}  (floor {r['floor']:.5f} +- "
+                         f"{r['floor_std']:.5f}; {r['subsets']} subsets of {r['subset_size']}, "
+                         f"{r['features']} features)")
+        elif "precision" in r and "recall" in r:
+            lines.append(f"{protocol}: precision {r['precision']:.4f}  recall {r['recall']:.4f}  (floor "
+                         f"{r['floor_precision']:.4f} / {r['floor_recall']:.4f}; k={r['k']}, {r['features']} features)")
+        elif "purity" in r:
+            lines.append(f"{protocol}: purity {r['purity']:.4f}  NMI {r['nmi']:.4f}  digits covered "
+                         f"{r['digits_covered']}/{len(r['per_category'])}  entropy {r['mean_entropy']:.3f} nats  "
+                         f"(code {r['code']}, {r['per_category_samples']} per category; test digits by label: "
+                         f"purity {r['real_purity']:.4f}, NMI {r['real_nmi']:.4f})")
         else:
             scalars = {k: v for k, v in r.items() if isinstance(v, (int, float)) and k not in ("step", "seconds")}
             lines.append(f"{protocol}: " + "  ".join(f"{k} {v:.4g}" for k, v in scalars.items()))

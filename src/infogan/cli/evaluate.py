@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("--data", help="evaluation dataset (default: the run's dataset)")
     p.add_argument("--data-dir")
     p.add_argument("--samples", type=int, help="sample count for sampling-based metrics (names the protocol)")
+    p.add_argument("--features", choices=("mnistnet", "inception"),
+                   help="feature space of fid/kid/prd (default: the digit network on MNIST, Inception elsewhere)")
+    p.add_argument("--inception-weights", help="torch-fidelity's Inception-v3 weights file, for --features inception")
     p.add_argument("--list", action="store_true", help="list metrics and the datasets they apply to")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.set_defaults(func=_eval)
@@ -29,6 +32,7 @@ def _eval(args) -> int:
         return 0
     names = args.metrics.split(",") if args.metrics else None
     options = {"num_samples": args.samples} if args.samples else {}
+    options.update({k: v for k, v in (("features", args.features), ("inception_weights", args.inception_weights)) if v})
     results = evaluate_run(args.run, names, dataset=args.data, data_dir=args.data_dir, **options)
     if args.json:
         print(json.dumps(results, indent=2))

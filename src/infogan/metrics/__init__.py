@@ -79,6 +79,36 @@ METRICS: dict[str, Metric] = {
 METRICS["attributes"] = Metric(
     "attributes", lambda d: "code_attributes_200x9", ("mnist", "fashion-mnist", "fake"), _attributes,
     "Spearman rho between each continuous code and slant/width/thickness/ink over 200 sweeps of [-2, 2]")
+
+
+def _quality(name: str):
+    def run(model, dataset: str, data_dir, **options):
+        from infogan.metrics import sample_quality_eval
+
+        return getattr(sample_quality_eval, f"{name}_driver")(model, dataset, data_dir, **options)
+    return run
+
+
+def _quality_protocol(name: str) -> Callable[[str], str]:
+    def protocol(dataset: str) -> str:
+        from infogan.metrics.sample_quality_eval import feature_kind, protocol_name
+
+        return protocol_name(name, dataset, feature_kind(dataset), 10_000)
+    return protocol
+
+
+_QUALITY = ("mnist", "fashion-mnist", "svhn", "fake")  # datasets with a test split to compare with
+METRICS["fid"] = Metric("fid", _quality_protocol("fid"), _QUALITY, _quality("fid"),
+                        "FID of 10,000 samples vs the test split, with its real-vs-real floor (digit-net features "
+                        "on MNIST, Inception elsewhere)")
+METRICS["kid"] = Metric("kid", _quality_protocol("kid"), _QUALITY, _quality("kid"),
+                        "KID (mean, std over 100 subsets of 1,000) of 10,000 samples vs the test split, with floor")
+METRICS["prd"] = Metric("prd", _quality_protocol("prd"), _QUALITY, _quality("prd"),
+                        "improved precision/recall (k=3) of 10,000 samples vs the test split, with floor")
+METRICS["purity"] = Metric(
+    "purity", lambda d: "purity_mnistnet" + ("" if d.split(":")[0] == "mnist" else f"_{d.split(':')[0]}") + "_1kx10",
+    ("mnist", "fake"), _quality("purity"),
+    "per-category purity, NMI and digits covered of G's images (1,000 per category), digit-net classifier")
 for _name in ("mig", "factorvae", "dci", "sap", "betavae"):
     METRICS[_name] = Metric(_name, lambda d, n=_name: f"{n}_dsprites_10k", ("dsprites",), _disentanglement(_name),
                             f"{_name} disentanglement score against dSprites ground-truth factors")

@@ -62,6 +62,12 @@ def _attributes(model, dataset: str, data_dir, num_samples: int = 200, **_):
     return {**result, "protocol": protocol_name(result["draws"], result["steps"], result["span"])}
 
 
+def _shape(model, dataset: str, data_dir, num_samples: int = 10_000, **_):
+    from infogan.metrics.shape_score import shape_score_for_model
+
+    return shape_score_for_model(model, num_samples=num_samples)
+
+
 def _disentanglement(name: str):
     def run(model, dataset: str, data_dir, num_samples: int | None = None, **_):
         from infogan.metrics.dsprites_eval import disentanglement_for_model
@@ -109,6 +115,10 @@ METRICS["purity"] = Metric(
     "purity", lambda d: "purity_mnistnet" + ("" if d.split(":")[0] == "mnist" else f"_{d.split(':')[0]}") + "_1kx10",
     ("mnist", "fake"), _quality("purity"),
     "per-category purity, NMI and digits covered of G's images (1,000 per category), digit-net classifier")
+METRICS["shape"] = Metric(
+    "shape", lambda d: "shape_dspritesnet_10k", ("dsprites",), _shape,
+    "dSprites shape score on 10,000 samples: share classified confidently as one shape x balance of the shapes, "
+    "with the score of real renders")
 for _name in ("mig", "factorvae", "dci", "sap", "betavae"):
     METRICS[_name] = Metric(_name, lambda d, n=_name: f"{n}_dsprites_10k", ("dsprites",), _disentanglement(_name),
                             f"{_name} disentanglement score against dSprites ground-truth factors")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+from torch import nn
+
 from infogan.config import ModelConfig
 from infogan.errors import ConfigError
 from infogan.models.base import Discriminator, InfoGAN
 from infogan.models.chairs import build_chairs
 from infogan.models.dsprites import build_dsprites
+from infogan.models.dsprites_cr import build_dsprites_cr, init_dsprites_cr
 from infogan.models.faces import build_faces
 from infogan.models.layers import init_weights
 from infogan.models.mnist import build_mnist
@@ -20,22 +23,31 @@ ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
     "faces": build_faces,  # Table 4 (3D Faces)
     "chairs": build_chairs,  # Table 6 (3D Chairs)
     "dsprites": build_dsprites,
+    "dsprites-cr": build_dsprites_cr,  # InfoGAN-CR's released dSprites code
+}
+
+# Architectures whose reference code initialises differently from the official InfoGAN code (init_weights).
+INITIALISERS: dict[str, Callable[[nn.Module], None]] = {
+    "dsprites-cr": init_dsprites_cr,
 }
 
 
-def register(name: str, builder: Callable[[ModelConfig], InfoGAN]) -> None:
-    """Add an architecture to the registry."""
+def register(name: str, builder: Callable[[ModelConfig], InfoGAN], *,
+             init: Callable[[nn.Module], None] | None = None) -> None:
+    """Add an architecture to the registry (``init``: its initialiser; default the official code's)."""
     ARCHITECTURES[name] = builder
+    if init is not None:
+        INITIALISERS[name] = init
 
 
 def build_model(cfg: ModelConfig, *, init: bool = True) -> InfoGAN:
-    """Build G, D and Q for ``cfg`` (weights initialised as in the official code when ``init``)."""
+    """Build G, D and Q for ``cfg`` (weights initialised as in the architecture's reference code when ``init``)."""
     if cfg.arch not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {cfg.arch!r}; known: {sorted(ARCHITECTURES)}")
     model = ARCHITECTURES[cfg.arch](cfg)
     if init:
-        init_weights(model)
+        INITIALISERS.get(cfg.arch, init_weights)(model)
     return model
 
 
-__all__ = ["ARCHITECTURES", "Discriminator", "InfoGAN", "build_model", "register"]
+__all__ = ["ARCHITECTURES", "INITIALISERS", "Discriminator", "InfoGAN", "build_model", "register"]

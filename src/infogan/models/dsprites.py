@@ -4,7 +4,8 @@ InfoGAN-CR's dSprites setup (PAPER.md): 5 continuous codes + 5 noise dimensions,
 Q's std fixed, lambda 0.05. The layer sizes below (conv 32-32-64-64, 4x4, stride 2; FC128) are those of
 InfoGAN-CR's released code (github.com/fjxmlzn/InfoGAN-CR, ``gan/network.py``, read 2026-12-02). Known differences
 from it: there each layer applies its activation before batch norm (here batch norm, then the activation), G's
-up-convolutions use leaky ReLU (here ReLU), and Q's two FC layers are spectrally normalised too (here not).
+up-convolutions use leaky ReLU (here ReLU), and Q's two FC layers are spectrally normalised too (here not). The
+full list is in docs/results/dsprites/README.md; :mod:`infogan.models.dsprites_cr` is their network itself.
 
 G: FC128 BN ReLU; FC 4x4x64 BN ReLU; upconv64 s2 BN ReLU; upconv32 s2 BN ReLU; upconv32 s2 BN ReLU;
    upconv1 s2 sigmoid.

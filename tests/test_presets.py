@@ -38,7 +38,7 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("INFOGAN_DATA_DIR", str(tmp_path / "default-cache"))
 
 
-# ---------------------------------------------------------------- values against Appendix C (PAPER.md)
+# ---------------------------------------------------------------- values against Appendix C (Chen et al. 2016)
 # preset: (dataset, arch, (C, H, W), output, noise dims, categorical sizes, number of continuous codes,
 #          lr D, lr G, lambda continuous, lambda categorical, G input)
 PAPER = {

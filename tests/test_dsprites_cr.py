@@ -20,7 +20,7 @@ import infogan
 from infogan.snapshot import save_snapshot
 from infogan.latent.spec import Continuous
 from infogan.models import build_model
-from infogan.models.dsprites_cr import PowerIterationSN, set_spectral_norm_update, spectral_norm_step
+from infogan.models.spectral import PowerIterationSN, set_spectral_norm_update, spectral_norm_step
 from infogan.config.presets import apply_schedule, get_preset
 
 THEIR_G = ["FC128 ReLU BN", "FC1024 ReLU BN", "upconv64 s2 lReLU BN", "upconv32 s2 lReLU BN", "upconv32 s2 lReLU BN",

@@ -4,6 +4,7 @@ config they resolve to."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from infogan.config import RunConfig
@@ -42,6 +43,15 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", action="store_true", help="GAN with Q attached: G not rewarded for MI")
     p.add_argument("--consistency", type=float, help="weight of the categorical information loss on randomly "
                    "rotated/zoomed/shifted G(z, c) (0 = off, the paper; preset mnist-consistent: 1)")
+    p.add_argument("--g-latent", choices=["shared", "fresh"], help="G's step reuses the D step's z, c and "
+                   "G(z, c) (shared, the default) or draws new ones (fresh, the official code)")
+    p.add_argument("--eval-every", type=int, help="iterations between evaluations during training (a curve in "
+                   "the metric files; default FID and code accuracy on MNIST, shape score on dSprites; 0 = none)")
+    p.add_argument("--eval-samples", type=int, help="samples per evaluation during training (default 2000)")
+    p.add_argument("--eval-metrics", help="comma-separated metrics of those evaluations")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="set any config field, e.g. --set optim.g_steps=2 --set train.sampling=epoch (VALUE is "
+                   "read as JSON, else as a string; repeatable)")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -58,18 +68,46 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.schedule or not args.config:  # a config file keeps its own schedule unless told otherwise
         cfg = apply_schedule(cfg, args.schedule)
     train = {k: getattr(args, k) for k in ("iterations", "batch_size", "seed", "precision", "compile", "device",
-                                           "deterministic", "nan_policy", "sync_batchnorm")
-             if getattr(args, k) is not None}
+                                           "deterministic", "nan_policy", "sync_batchnorm", "eval_samples",
+                                           "eval_metrics") if getattr(args, k) is not None}
     if args.snapshot_every is not None:  # with its tick (or the preset's), validated together
         train.update(snapshot_every=args.snapshot_every, tick=args.tick if args.tick is not None else cfg.train.tick)
-    optim = {k: v for k, v in (("lr_d", args.lr_d), ("lr_g", args.lr_g), ("consistency", args.consistency))
-             if v is not None}
+    optim = {k: v for k, v in (("lr_d", args.lr_d), ("lr_g", args.lr_g), ("consistency", args.consistency),
+                               ("g_latent", args.g_latent)) if v is not None}
     data = {k: v for k, v in (("dataset", args.data), ("data_dir", args.data_dir), ("subset", args.subset))
             if v is not None}
     model = {"latent": parse_latent(args.latent)} if args.latent else {}
     cfg = cfg.replace(train=train, optim=optim, data=data, model=model)
+    cfg = apply_settings(cfg, args.set)
+    if args.eval_every is not None:
+        cfg = cfg.replace(train={"eval_every": args.eval_every})
     if args.tick is not None and args.snapshot_every is None:  # the snapshot interval follows the tick
         cfg = cfg.with_tick(args.tick)
     elif args.tick is None and cfg.train.tick > cfg.train.iterations:  # a run shorter than a tick: one tick
         cfg = cfg.with_tick(cfg.train.tick)
     return cfg.as_baseline() if args.baseline else cfg
+
+
+SECTIONS = ("model", "optim", "train", "data")
+
+
+def apply_settings(cfg: RunConfig, settings: list[str]) -> RunConfig:
+    """``--set section.field=value`` overrides, validated by the config classes.
+
+    Raises:
+        ConfigError: a malformed item, an unknown section or field, or a value the field refuses.
+    """
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or section not in SECTIONS or not name:
+            raise ConfigError(f"--set {item!r}: write SECTION.FIELD=VALUE with SECTION one of "
+                              f"{', '.join(SECTIONS)}, e.g. --set optim.g_steps=2")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        if section == "model" and name == "latent" and isinstance(value, str):
+            value = parse_latent(value)
+        cfg = cfg.replace(**{section: {name: value}})
+    return cfg

@@ -26,6 +26,11 @@ def _positive(name: str, value: Any, *, integer: bool = False) -> None:
                           f"got {value!r}")
 
 
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
 def _typed(name: str, value: Any, kind: type, *, optional: bool = False) -> None:
     """Refuse a value of the wrong JSON type (else e.g. "no" would read as True)."""
     if optional and value is None:
@@ -94,6 +99,17 @@ class OptimConfig:
         consistency_rotation: largest rotation of that transform, degrees.
         consistency_scale: largest relative zoom.
         consistency_shift: largest shift, as a fraction of the image size.
+        consistency_to_g: the consistency term in G's loss too (False: in D's only, so that only Q learns
+            to read categories under the transforms and G is not pushed by them).
+        g_latent: "shared": G's step reuses the D step's z, c and G(z, c) (one G forward per iteration);
+            "fresh": it draws new z, c and runs G again, as the official code does (each of its session
+            runs samples anew).
+        g_steps: G updates per iteration (InfoGAN-CR's dSprites code: 2, the second on G(z, c) computed again).
+        loss_eps: 0: the GAN losses from logits (softplus); > 0: -log(D + eps) with D = sigmoid(logit), as
+            InfoGAN-CR writes them (eps 1e-8).
+        sn_update: "every_call": spectral norm's power iteration advances at every training-mode forward
+            (PyTorch's); "per_iteration": once per iteration, after the G step (InfoGAN-CR's code; only
+            for architectures with that spectral norm, dsprites-cr).
     """
 
     lr_d: float = 2e-4
@@ -106,6 +122,11 @@ class OptimConfig:
     consistency_rotation: float = 20.0
     consistency_scale: float = 0.1
     consistency_shift: float = 0.1
+    consistency_to_g: bool = True
+    g_latent: Literal["shared", "fresh"] = "shared"
+    g_steps: int = 1
+    loss_eps: float = 0.0
+    sn_update: Literal["every_call", "per_iteration"] = "every_call"
 
     def __post_init__(self) -> None:
         _positive("lr_d", self.lr_d)
@@ -123,6 +144,13 @@ class OptimConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= top:
                 raise ConfigError(f"{name} must be a number in [0, {top:g}], got {v!r}")
+        _typed("consistency_to_g", self.consistency_to_g, bool)
+        _choice("g_latent", self.g_latent, ("shared", "fresh"))
+        _choice("sn_update", self.sn_update, ("every_call", "per_iteration"))
+        if isinstance(self.g_steps, bool) or not isinstance(self.g_steps, int) or not 1 <= self.g_steps <= 10:
+            raise ConfigError(f"g_steps must be an integer in 1..10, got {self.g_steps!r}")
+        if isinstance(self.loss_eps, bool) or not isinstance(self.loss_eps, (int, float)) or not 0 <= self.loss_eps < 1:
+            raise ConfigError(f"loss_eps must be a number in [0, 1), got {self.loss_eps!r}")
 
 
 @dataclass(frozen=True)
@@ -143,6 +171,13 @@ class TrainConfig:
         nan_policy: "stop" on a non-finite loss, or "rollback" to the last snapshot with halved lrs.
         sync_batchnorm: under torchrun, batch norm statistics span the global batch (SyncBatchNorm);
             False keeps each process's own statistics.
+        sampling: "uniform": each real batch is drawn with replacement (the default); "epoch": every image
+            once per epoch in a fresh random order, as InfoGAN-CR's code shuffles.
+        eval_every: iterations between sample-quality evaluations during training (0: none), written to
+            the run's metric files as a curve (a multiple of ``tick``).
+        eval_samples: samples of each of those evaluations (their protocol names say how many).
+        eval_metrics: comma-separated metrics of those evaluations ("": the dataset's default, FID and code
+            accuracy on MNIST, the shape score on dSprites).
     """
 
     iterations: int = 5000
@@ -156,6 +191,10 @@ class TrainConfig:
     deterministic: bool = False
     nan_policy: Literal["stop", "rollback"] = "stop"
     sync_batchnorm: bool = True
+    sampling: Literal["uniform", "epoch"] = "uniform"
+    eval_every: int = 0
+    eval_samples: int = 2000
+    eval_metrics: str = ""
 
     def __post_init__(self) -> None:
         _positive("iterations", self.iterations, integer=True)
@@ -174,6 +213,14 @@ class TrainConfig:
         for name in ("compile", "deterministic", "sync_batchnorm"):
             _typed(name, getattr(self, name), bool)
         _typed("device", self.device, str)
+        _choice("sampling", self.sampling, ("uniform", "epoch"))
+        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or self.eval_every < 0 or (
+                self.eval_every and self.eval_every % self.tick):
+            raise ConfigError(f"eval_every must be 0 or a multiple of tick ({self.tick}), got {self.eval_every!r}")
+        if isinstance(self.eval_samples, bool) or not isinstance(self.eval_samples, int) or not (
+                100 <= self.eval_samples <= 100_000):
+            raise ConfigError(f"eval_samples must be an integer in 100..100000, got {self.eval_samples!r}")
+        _typed("eval_metrics", self.eval_metrics, str)
 
 
 @dataclass(frozen=True)
@@ -229,12 +276,14 @@ class RunConfig:
         return self.replace(preset=f"{self.base_preset}-baseline", optim={"info_to_g": False})
 
     def with_tick(self, tick: int) -> "RunConfig":
-        """A copy with ``tick``; ``snapshot_every`` becomes the nearest multiple of it that is not larger than
-        the old interval or the run (at least one tick); a tick longer than the run becomes the run."""
+        """A copy with ``tick``; ``snapshot_every`` (and ``eval_every``) become the nearest multiple of it that is
+        not larger than the old interval or the run (at least one tick); a tick longer than the run becomes the
+        run."""
         train = self.train
         tick = min(tick, train.iterations)
         every = tick * max(1, min(train.snapshot_every, train.iterations) // tick)
-        return self.replace(train={"tick": tick, "snapshot_every": every})
+        evals = tick * max(1, train.eval_every // tick) if train.eval_every else 0
+        return self.replace(train={"tick": tick, "snapshot_every": every, "eval_every": evals})
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)

@@ -129,8 +129,16 @@ def default_metrics(dataset: str) -> list[str]:
     return [name for name, m in METRICS.items() if m.applies(dataset)]
 
 
+CURVE_METRICS = ("fid", "code_acc", "shape")  # cheap enough to follow during training (TrainConfig.eval_every)
+
+
+def curve_metrics(dataset: str) -> list[str]:
+    """The metrics followed during training by default: sample quality (and code accuracy where labelled)."""
+    return [name for name in CURVE_METRICS if METRICS[name].applies(dataset)]
+
+
 def evaluate(model, names: list[str], *, dataset: str | None = None, data_dir=None,
-             run_dir: str | Path | None = None, **options) -> dict[str, dict]:
+             run_dir: str | Path | None = None, step: int | None = None, **options) -> dict[str, dict]:
     """Compute metrics and append each result to ``run_dir/metric-<protocol>.jsonl``.
 
     Args:
@@ -138,6 +146,7 @@ def evaluate(model, names: list[str], *, dataset: str | None = None, data_dir=No
         names: metric names (see :data:`METRICS`).
         dataset: evaluation dataset (default: the run's dataset).
         run_dir: where to append results (None: not written).
+        step: the training step the weights belong to (default: ``model.step``, set by ``infogan.load``).
     Returns:
         {protocol: result dict}.
     """
@@ -156,7 +165,7 @@ def evaluate(model, names: list[str], *, dataset: str | None = None, data_dir=No
         t0 = time.perf_counter()
         result = metric.compute(model, dataset, data_dir, **options)
         protocol = result.pop("protocol", None) or metric.protocol(dataset)
-        record = {"metric": name, "protocol": protocol, "step": getattr(model, "step", None),
+        record = {"metric": name, "protocol": protocol, "step": step if step is not None else getattr(model, "step", None),
                   "seconds": round(time.perf_counter() - t0, 3), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   **result}
         if run_dir is not None:

@@ -1,4 +1,4 @@
-"""Non-finite values: where they are detected, and the error that names the step.
+"""Non-finite values and stop signals: where they are detected, and the error that names the step.
 
 A non-finite loss or gradient is checked after every step where that costs nothing (CPU, one process),
 otherwise on ticks; weights are checked before every save, so that a saved state is always a good one to
@@ -7,6 +7,11 @@ return to. What happens next is ``nan_policy``'s (the loop: stop, or roll back a
 """
 
 from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -55,3 +60,18 @@ def check_weights(model: torch.nn.Module, step: int) -> None:
     bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise non_finite(step, "weights", tensors=bad)
+
+
+@contextlib.contextmanager
+def stop_on_signals(request_stop: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``request_stop`` (the loop then stops after the current step, with a state)
+    inside the block; the previous handlers come back after it. Only the main thread can install them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

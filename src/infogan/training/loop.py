@@ -15,9 +15,7 @@ Losses are accumulated on the device and read on ticks only: no host synchronisa
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +29,11 @@ from infogan.errors import CheckpointError, TrainingError
 from infogan.inference.generate import to_model_range
 from infogan.latent.spec import Latent
 from infogan.models import InfoGAN, build_model
+from infogan.models.spectral import has_power_iteration_sn, set_spectral_norm_update, spectral_norm_step
 from infogan.runtime.engine import Engine
-from infogan.training import guard
+from infogan.training import evaluation, guard
 from infogan.training import state as resume_state
+from infogan.training.batches import BatchSource
 from infogan.training.guard import MAX_ROLLBACKS, NonFiniteError
 from infogan.training.objective import Objective
 from infogan.training.ticks import FIXED_SEED, TickRecorder
@@ -77,6 +77,12 @@ class Trainer:
         self.images = eng.to_device_data(data.images)  # (N, C, H, W) uint8, resident on the device
         self.gen_latent = torch.Generator(eng.device).manual_seed(tc.seed * 1000 + 2 * eng.rank + 1)
         self.gen_data = torch.Generator(eng.device).manual_seed(tc.seed * 1000 + 2 * eng.rank + 2)
+        self.batches = BatchSource(len(self.images), self.gen_data, sampling=tc.sampling)
+        if config.optim.sn_update == "per_iteration":  # the power iteration advances once per iteration
+            if not has_power_iteration_sn(self.model):
+                raise TrainingError(f"sn_update 'per_iteration' needs an architecture with that spectral norm "
+                                    f"(dsprites-cr); {config.model.arch!r} has none: use sn_update 'every_call'")
+            set_spectral_norm_update(self.model, False)
         self.step, self.elapsed = 0, 0.0
         self.rollbacks, self.resume_note = 0, ""
         state = self._resume_from_files() if resume else None
@@ -89,7 +95,7 @@ class Trainer:
         eng.sync_gradients(self.opt_d, self.opt_g)  # DDP: gradients averaged over processes before each step
         eng.keep_state_layout(self.opt_d, self.opt_g)  # resumed moments get the parameters' memory layout
         if state is not None:
-            self._restore_optimizers(state)
+            resume_state.restore_optimizers(state, self.opt_d, self.opt_g, self.run_dir)
         self.objective = Objective.from_config(config, layout=eng.memory_format)
         self.fixed_latent = self.model.spec.sample(100, generator=torch.Generator().manual_seed(FIXED_SEED))
         self._stop_requested = False
@@ -98,18 +104,20 @@ class Trainer:
     # ----- one iteration -----------------------------------------------------------------------------
     def real_batch(self, batch: int) -> torch.Tensor:
         """A batch drawn uniformly with replacement from the resident data, in G's output range."""
-        idx = torch.randint(self.images.shape[0], (batch,), generator=self.gen_data, device=self.images.device)
+        idx = self.batches.indices(batch)  # (B,)
         x = to_model_range(self.model, self.images[idx])  # (B, C, H, W) float
         return x.contiguous(memory_format=self.engine.memory_format)  # D's layout: no reorder in its first conv
 
     def train_step(self, real: torch.Tensor | None = None, latent: Latent | None = None) -> dict[str, torch.Tensor]:
         """One D phase and one G phase; returns detached loss tensors (not synchronised).
 
-        Work shared between the phases, where the mathematics allows it: G(z, c) is computed once (G's
-        weights do not change between the phases; only G's batch-norm running statistics are updated
-        once instead of twice). D's forward on G(z, c) is not shared: the G phase must see the D
-        updated by the D phase (official order). D(real) and D(fake) stay two calls, because batch norm
-        normalises each batch with its own statistics.
+        Work shared between the phases, where the mathematics allows it: with ``g_latent="shared"`` G(z, c)
+        is computed once (G's weights do not change between the phases; only G's batch-norm running
+        statistics are updated once instead of twice); ``"fresh"`` draws new z, c for the G phase and runs G
+        again (the official code). D's forward on G(z, c) is not shared: the G phase must see the D updated
+        by the D phase (official order). D(real) and D(fake) stay two calls, because batch norm normalises
+        each batch with its own statistics. With ``g_steps`` > 1 the G phase repeats on the same z, c with
+        G(z, c) computed again after each G update (InfoGAN-CR's code).
 
         Args:
             real: a real batch in G's output range (drawn from the resident data when None).
@@ -129,64 +137,82 @@ class Trainer:
         loss_d.backward()
         self.opt_d.step()
 
+        opt = self.config.optim
+        if opt.g_latent == "fresh":  # the official code: the G step samples its own z, c
+            latent = spec.sample(batch, generator=self.gen_latent, device=eng.device)
+            theta = objective.transforms(batch, generator=self.gen_latent, device=eng.device)
         self.model.D.requires_grad_(False)  # G phase: only G's weights get gradients
         try:
-            with eng.autocast():
-                loss_g, stats_g = objective.g_loss(self.D, fake, latent, theta)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.opt_g.step()
+            for g_step in range(opt.g_steps):
+                if g_step or opt.g_latent == "fresh":
+                    with eng.autocast():
+                        fake = self.G(spec.g_input(latent.z, latent.codes))  # (B, C, H, W), G as updated
+                with eng.autocast():
+                    loss_g, stats_g = objective.g_loss(self.D, fake, latent, theta)
+                self.opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                self.opt_g.step()
         finally:
             self.model.D.requires_grad_(True)
+        if opt.sn_update == "per_iteration":
+            spectral_norm_step(self.model.D)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "gan_d": stats["gan_d"],
                 "gan_g": stats_g["gan_g"], "info": stats["info"], "d_real": stats["d_real"], "d_fake": stats["d_fake"]}
 
     # ----- the loop ----------------------------------------------------------------------------------
     def run(self) -> TrainResult:
         """Train until ``config.train.iterations``; tick, snapshot, and stop cleanly on SIGINT/SIGTERM."""
-        tc, eng = self.config.train, self.engine
+        tc = self.config.train
         ticks = TickRecorder(self.run_dir, self.model, self.fixed_latent, total=tc.iterations, step=self.step,
-                             writes=eng.is_main, progress=self.progress)
-        handlers = self._install_signal_handlers()
-        last_stats: dict = {}
-        t_tick, n_tick = time.perf_counter(), 0
+                             writes=self.engine.is_main, progress=self.progress)
         self.model.train()
         try:
-            if tc.nan_policy == "rollback" and self.step == 0:
-                self.save()  # something to roll back to before the first snapshot
-            while self.step < tc.iterations and not self._should_stop():
-                try:
-                    out = self.train_step()
-                    self.step += 1
-                    n_tick += 1
-                    self._accumulate(out)
-                    if eng.check_every_step:
-                        guard.check_step(self.model, out, self.step)
-                    ticks.advance()
-                    if self.step % tc.tick == 0 or self.step == tc.iterations:
-                        now = time.perf_counter()
-                        self.elapsed += now - t_tick
-                        last_stats = self._tick(n_tick, now - t_tick, ticks)
-                        t_tick, n_tick = time.perf_counter(), 0
-                        if self.step % tc.snapshot_every == 0 or self.step == tc.iterations:
-                            self.save()
-                            t_tick = time.perf_counter()
-                except NonFiniteError as exc:
-                    self._roll_back(exc)  # re-raised unless nan_policy is "rollback" with tries left
-                    ticks.rewind(self.step)
-                    t_tick, n_tick = time.perf_counter(), 0
-            stopped = self.step < tc.iterations
-            if stopped:  # SIGINT/SIGTERM: leave a resume state at the current step
-                self._acc = {}
-                self.save()
+            with guard.stop_on_signals(self.request_stop):
+                last_stats, stopped = self._loop(ticks)
         except OSError as exc:  # a write outside infogan.storage (TensorBoard, a PNG encoder) hit a full disk
             raise TrainingError(f"cannot write in {self.run_dir}: {exc.strerror or exc}; the last snapshot "
                                 f"and state are intact. Free some space, then 'infogan train --resume "
                                 f"{self.run_dir}'") from None
         finally:
-            self._restore_signal_handlers(handlers)
             ticks.close()
         return TrainResult(self.run_dir, self.step, stopped, last_stats)
+
+    def _loop(self, ticks: TickRecorder) -> tuple[dict, bool]:
+        """Steps until the end or a stop request; returns the last tick's stats and whether it stopped early."""
+        tc, eng = self.config.train, self.engine
+        last_stats: dict = {}
+        t_tick, n_tick = time.perf_counter(), 0
+        if tc.nan_policy == "rollback" and self.step == 0:
+            self.save()  # something to roll back to before the first snapshot
+        while self.step < tc.iterations and not self._should_stop():
+            try:
+                out = self.train_step()
+                self.step += 1
+                n_tick += 1
+                self._accumulate(out)
+                if eng.check_every_step:
+                    guard.check_step(self.model, out, self.step)
+                ticks.advance()
+                if self.step % tc.tick == 0 or self.step == tc.iterations:
+                    now = time.perf_counter()
+                    self.elapsed += now - t_tick
+                    last_stats = self._tick(n_tick, now - t_tick, ticks)
+                    t_tick, n_tick = time.perf_counter(), 0
+                    if tc.eval_every and self.step % tc.eval_every == 0 and eng.is_main:
+                        evaluation.during_training(self.model, self.config, self.run_dir, self.step)
+                        t_tick = time.perf_counter()
+                    if self.step % tc.snapshot_every == 0 or self.step == tc.iterations:
+                        self.save()
+                        t_tick = time.perf_counter()
+            except NonFiniteError as exc:
+                self._roll_back(exc)  # re-raised unless nan_policy is "rollback" with tries left
+                ticks.rewind(self.step)
+                t_tick, n_tick = time.perf_counter(), 0
+        stopped = self.step < tc.iterations
+        if stopped:  # SIGINT/SIGTERM: leave a resume state at the current step
+            self._acc = {}
+            self.save()
+        return last_stats, stopped
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current step (it then writes a resume state)."""
@@ -243,7 +269,7 @@ class Trainer:
             step=self.step, elapsed=self.elapsed, config=self.config.to_json(),
             model={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             opt_d=self.opt_d.state_dict(), opt_g=self.opt_g.state_dict(), rng=rng, rng_ranks=rng_ranks,
-            world_size=self.engine.world_size, rollbacks=self.rollbacks)
+            world_size=self.engine.world_size, rollbacks=self.rollbacks, sampler=self.batches.state())
         resume_state.save_state(self.run_dir / resume_state.STATE_NAME, state)
         self.engine.barrier()
 
@@ -285,6 +311,7 @@ class Trainer:
                 self.gen_latent.set_state(rng["latent"])
                 self.gen_data.set_state(rng["data"])
                 torch.set_rng_state(rng["torch"])
+                self.batches.load_state(state.sampler)
             except (KeyError, IndexError, TypeError, RuntimeError) as exc:
                 raise CheckpointError(f"{source} has unusable random-generator states ({type(exc).__name__}: "
                                       f"{exc}); it was refused") from None
@@ -292,14 +319,6 @@ class Trainer:
             base = (self.config.train.seed * 1_000_003 + self.step) * 1000 + 2 * eng.rank
             self.gen_latent.manual_seed(base + 1)
             self.gen_data.manual_seed(base + 2)
-
-    def _restore_optimizers(self, state: resume_state.ResumeState) -> None:
-        try:
-            self.opt_d.load_state_dict(state.opt_d)
-            self.opt_g.load_state_dict(state.opt_g)
-        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise CheckpointError(f"the resume state in {self.run_dir} has optimiser states that do not fit "
-                                  f"this model ({type(exc).__name__}: {exc}); start a new run") from None
 
     def _roll_back(self, exc: NonFiniteError) -> None:
         """nan_policy "rollback": return to the newest saved state and halve both learning rates.
@@ -321,7 +340,7 @@ class Trainer:
             raise NonFiniteError(f"{exc}; no resume state to roll back to; {kept}") from None
         bad_step = self.step
         self._apply_state(state, source=path)
-        self._restore_optimizers(state)
+        resume_state.restore_optimizers(state, self.opt_d, self.opt_g, self.run_dir)
         self.rollbacks = max(self.rollbacks, state.rollbacks) + 1
         scale = 0.5 ** self.rollbacks  # from the configured rates, so repeated rollbacks keep lowering them
         for opt, lr in ((self.opt_d, self.config.optim.lr_d), (self.opt_g, self.config.optim.lr_g)):
@@ -334,14 +353,3 @@ class Trainer:
                   f"learning rates halved to lr_d={self.opt_d.param_groups[0]['lr']:.3g}, "
                   f"lr_g={self.opt_g.param_groups[0]['lr']:.3g} (rollback {self.rollbacks} of {MAX_ROLLBACKS})",
                   file=sys.stderr)
-
-    # ----- signals -----------------------------------------------------------------------------------
-    def _install_signal_handlers(self):
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        return {sig: signal.signal(sig, lambda *_: self.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    @staticmethod
-    def _restore_signal_handlers(previous) -> None:
-        for sig, handler in (previous or {}).items():
-            signal.signal(sig, handler)

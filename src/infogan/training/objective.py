@@ -15,7 +15,8 @@ Which optimiser updates which parameters (official openai/InfoGAN, the default h
 - **Consistency term** (``consistency`` = W > 0, off in the paper; :mod:`infogan.training.augment`): both
   losses above also get ``W * sum_{i categorical} lambda_i * -log Q(c_i | T(G(z, c)))`` for a small random
   affine transform T, the same T in both phases, so that Q reads the categories under small pose changes
-  and G is rewarded only for category information that survives them.
+  and G is rewarded only for category information that survives them (``consistency_to_g=False``: in D's
+  loss only).
 
 Every GAN term is computed from logits in fp32 (softplus) for numerical stability; log Q is fp32 too.
 """
@@ -36,14 +37,23 @@ Images = torch.Tensor  # (B, C, H, W) in G's output range
 Discriminator = Callable[[Images], tuple[torch.Tensor, torch.Tensor]]  # images -> (D logit (B,), Q output)
 
 
-def d_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
-    """D's loss -[log D(x) + log(1 - D(G(z)))], from logits (B,) for numerical stability."""
+def d_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor, *, eps: float = 0.0) -> torch.Tensor:
+    """D's loss -[log D(x) + log(1 - D(G(z)))], from logits (B,): softplus for numerical stability, or with
+    ``eps`` > 0 as -log(D + eps) on D = sigmoid(logit) (InfoGAN-CR's form)."""
+    if eps:
+        return _neg_log(torch.sigmoid(real_logit.float()), eps) + _neg_log(1 - torch.sigmoid(fake_logit.float()), eps)
     return F.softplus(-real_logit.float()).mean() + F.softplus(fake_logit.float()).mean()
 
 
-def g_loss(fake_logit: torch.Tensor) -> torch.Tensor:
-    """Non-saturating G loss -log D(G(z)) (Goodfellow et al. 2014; official InfoGAN)."""
+def g_loss(fake_logit: torch.Tensor, *, eps: float = 0.0) -> torch.Tensor:
+    """Non-saturating G loss -log D(G(z)) (Goodfellow et al. 2014; official InfoGAN); ``eps`` as in :func:`d_loss`."""
+    if eps:
+        return _neg_log(torch.sigmoid(fake_logit.float()), eps)
     return F.softplus(-fake_logit.float()).mean()
+
+
+def _neg_log(p: torch.Tensor, eps: float) -> torch.Tensor:
+    return -torch.log(p + eps).mean()
 
 
 def info_loss(spec: LatentSpec, q_out: torch.Tensor, latent: Latent, *,
@@ -85,7 +95,9 @@ class Objective:
         consistency: weight W of the consistency term (0: off).
         rotation, scale, shift: the largest transform of the consistency term (degrees, relative zoom,
             fraction of the image side).
+        consistency_to_g: the consistency term in G's loss too (else in D's only).
         fill: the background of G's output range, for pixels a transform uncovers.
+        loss_eps: 0 for the GAN losses from logits; > 0 for -log(D + eps) (see :func:`d_loss`).
         layout: the memory format D's inputs are given in (channels_last on CPUs and GPUs).
     """
 
@@ -96,7 +108,9 @@ class Objective:
     rotation: float = 20.0
     scale: float = 0.1
     shift: float = 0.1
+    consistency_to_g: bool = True
     fill: float = 0.0
+    loss_eps: float = 0.0
     layout: torch.memory_format = torch.contiguous_format
 
     @classmethod
@@ -105,7 +119,8 @@ class Objective:
         opt = config.optim
         return cls(spec=config.model.latent, info_to_d=opt.info_to_d, info_to_g=opt.info_to_g,
                    consistency=opt.consistency, rotation=opt.consistency_rotation, scale=opt.consistency_scale,
-                   shift=opt.consistency_shift, fill=-1.0 if config.model.output == "tanh" else 0.0, layout=layout)
+                   shift=opt.consistency_shift, consistency_to_g=opt.consistency_to_g,
+                   fill=-1.0 if config.model.output == "tanh" else 0.0, loss_eps=opt.loss_eps, layout=layout)
 
     def transforms(self, batch: int, *, generator: torch.Generator,
                    device: torch.device) -> torch.Tensor | None:
@@ -125,7 +140,7 @@ class Objective:
         """
         real_logit, _ = D(real)
         fake_logit, q_fake = D(fake)
-        gan = d_loss(real_logit, fake_logit)
+        gan = d_loss(real_logit, fake_logit, eps=self.loss_eps)
         info, bound = info_loss(self.spec, q_fake, latent)
         loss = gan + info if self.info_to_d else gan
         if theta is not None and self.info_to_d:  # Q also recovers the categories of a transformed G(z, c)
@@ -143,10 +158,10 @@ class Objective:
             ``(loss, stats)``: stats hold the detached ``gan_g``.
         """
         fake_logit, q_fake = D(fake)
-        gan = g_loss(fake_logit)
+        gan = g_loss(fake_logit, eps=self.loss_eps)
         info, _ = info_loss(self.spec, q_fake, latent)
         loss = gan + info if self.info_to_g else gan
-        if theta is not None and self.info_to_g:  # the same transforms: G is rewarded for robust categories
+        if theta is not None and self.info_to_g and self.consistency_to_g:  # the same transforms: robust categories
             loss = loss + self.consistency * self._moved_info(D, fake, latent, theta)
         return loss, {"gan_g": gan.detach()}
 

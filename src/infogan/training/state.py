@@ -47,6 +47,7 @@ class ResumeState:
         rng_ranks: every process's streams, in rank order (one entry on a single process).
         world_size: processes the run was trained with.
         rollbacks: ``nan_policy="rollback"`` returns so far (each halved the learning rates).
+        sampler: the epoch order and position of ``sampling="epoch"`` (empty otherwise).
     """
 
     step: int
@@ -59,6 +60,7 @@ class ResumeState:
     rng_ranks: list[dict] = field(default_factory=list)
     world_size: int = 1
     rollbacks: int = 0
+    sampler: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The plain dict written by ``torch.save`` (tensors and containers only)."""
@@ -175,6 +177,21 @@ def latest_state(run_dir: str | os.PathLike) -> tuple[Path | None, ResumeState |
         raise CheckpointError(f"no readable resume state in {run_dir}: " + " | ".join(problems) +
                               ". Start a new run (the snapshot, if any, still loads for inference)")
     return None, None, problems
+
+
+def restore_optimizers(state: ResumeState, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
+                       run_dir: Path) -> None:
+    """Load both optimiser states of ``state``.
+
+    Raises:
+        CheckpointError: they do not fit the optimisers (another model's state), naming the fix.
+    """
+    try:
+        opt_d.load_state_dict(state.opt_d)
+        opt_g.load_state_dict(state.opt_g)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"the resume state in {run_dir} has optimiser states that do not fit "
+                              f"this model ({type(exc).__name__}: {exc}); start a new run") from None
 
 
 def rng_state(gen_latent: torch.Generator, gen_data: torch.Generator) -> dict:

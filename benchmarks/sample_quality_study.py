@@ -1,0 +1,188 @@
+"""What G draws, per training setup: accuracy of c1 and FID/KID/precision/recall/purity over seeds.
+
+Each variant is a preset plus config overrides, trained either by the project's trainer (resumable, through
+the same ``train_planned`` as ``infogan reproduce``) or by the plain reference loop of
+``benchmarks/reference_loop.py``; every run is then evaluated once at its last step (10,000 samples, the
+shipped digit features) and, with ``--eval-every``, along the way (2,000 samples: the FID curve). Runs
+train ``--jobs`` at a time, each in its own process with ``--threads`` torch threads; finished runs and
+evaluations are skipped, so the same command continues an interrupted study.
+
+    python benchmarks/sample_quality_study.py --variants official-b64,consistent-b64 --seeds 0,1,2 \
+        --outdir runs/study --jobs 2 --json benchmarks/results/sample_quality_study.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+import infogan
+from infogan.config import RunConfig
+from infogan.errors import InfoGANError
+from infogan.reproduce.plan import PlannedRun, run_status
+from infogan.reproduce.pool import EXIT_DONE, EXIT_ERROR, run_in_processes
+from infogan.snapshot import SNAPSHOT_NAME, snapshot_step
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+FINAL_METRICS = ("code_acc", "fid", "kid", "prd", "purity")
+# name: (preset, config overrides, training path)
+VARIANTS: dict[str, tuple[str, dict, str]] = {
+    "official-b64": ("mnist-official", {"train": {"batch_size": 64}}, "trainer"),
+    "official-b128": ("mnist-official", {"train": {"batch_size": 128}}, "trainer"),
+    "consistent-b64": ("mnist-consistent", {"train": {"batch_size": 64}}, "trainer"),
+    "consistent-b128": ("mnist-consistent", {"train": {"batch_size": 128}}, "trainer"),
+    "reference-official-b128": ("mnist-official", {"train": {"batch_size": 128}}, "reference"),
+    "reference-official-b64": ("mnist-official", {"train": {"batch_size": 64}}, "reference"),
+    "official-b128-fresh": ("mnist-official", {"train": {"batch_size": 128}, "optim": {"g_latent": "fresh"}}, "trainer"),
+    "official-b128-fp32": ("mnist-official", {"train": {"batch_size": 128, "precision": "fp32"}}, "trainer"),
+    "consistent-b64-d-only": ("mnist-consistent", {"train": {"batch_size": 64}, "optim": {"consistency_to_g": False}},
+                              "trainer"),
+    "consistent-b128-d-only": ("mnist-consistent",
+                               {"train": {"batch_size": 128}, "optim": {"consistency_to_g": False}}, "trainer"),
+    "consistent-b64-small": ("mnist-consistent", {"train": {"batch_size": 64}, "optim": {
+        "consistency_rotation": 10.0, "consistency_scale": 0.05, "consistency_shift": 0.025}}, "trainer"),
+    "consistent-b64-fresh": ("mnist-consistent", {"train": {"batch_size": 64}, "optim": {"g_latent": "fresh"}},
+                             "trainer"),
+}
+
+
+def variant_config(name: str, seed: int, iterations: int, eval_every: int) -> RunConfig:
+    """The config of one run of the study."""
+    preset, overrides, _ = VARIANTS[name]
+    cfg = infogan.get_preset(preset)
+    for section, fields in overrides.items():
+        cfg = cfg.replace(**{section: fields})
+    return cfg.replace(train={"iterations": iterations, "seed": seed, "eval_every": eval_every,
+                              "snapshot_every": 500, "tick": 50}, notes=f"sample-quality study, variant {name}")
+
+
+def _job(variant: str, config_json: str, run_dir: Path, threads: int) -> None:
+    """Train (or continue) one run, then evaluate its last step; the exit code tells the pool how it went."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
+    config = RunConfig.from_json(config_json)
+    try:
+        if VARIANTS[variant][2] == "reference":
+            from reference_loop import train_reference
+
+            if snapshot_step(run_dir / SNAPSHOT_NAME) != config.train.iterations:
+                print(f"{run_dir.name}: reference loop, {config.train.iterations} iterations", flush=True)
+                train_reference(config, run_dir)
+        else:
+            from infogan.reproduce.run import train_planned
+            from infogan.training.session import load_training_data
+
+            result = train_planned(PlannedRun(run_dir.name, config), run_dir, lambda: load_training_data(config),
+                                   progress=False, echo=lambda line: print(line, flush=True))
+            if result is not None and result.stopped_early:
+                sys.exit(3)
+        missing = [m for m in FINAL_METRICS if not _final_result(run_dir, m, config.train.iterations)]
+        if missing:
+            infogan.evaluate_run(run_dir, missing)
+            print(f"{run_dir.name}: evaluated {', '.join(missing)}", flush=True)
+    except InfoGANError as exc:
+        print(f"{run_dir.name}: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_DONE)
+
+
+def _final_result(run_dir: Path, metric: str, step: int) -> dict | None:
+    """The metric's 10k-protocol result at ``step`` in the run folder, if one was written."""
+    for path in sorted(run_dir.glob("metric-*.jsonl")):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("metric") == metric and record.get("step") == step and "_n" not in record["protocol"]:
+                return record
+    return None
+
+
+def summarise(outdir: Path, variants: list[str], seeds: list[int], iterations: int) -> dict:
+    """Per variant and seed, the final metrics; per variant, mean/sd/min/max over seeds."""
+    keys = {"accuracy": ("code_acc", "accuracy"), "fid": ("fid", "fid"), "fid_floor": ("fid", "floor"),
+            "kid": ("kid", "kid"), "precision": ("prd", "precision"), "recall": ("prd", "recall"),
+            "purity": ("purity", "purity"), "purity_nmi": ("purity", "nmi"),
+            "digits_covered": ("purity", "digits_covered")}
+    out: dict = {}
+    for variant in variants:
+        rows = {}
+        for seed in seeds:
+            run_dir = outdir / f"{variant}-seed{seed}"
+            results = {m: _final_result(run_dir, m, iterations) for m in FINAL_METRICS}
+            if all(results.values()):
+                rows[seed] = {k: results[m][f] for k, (m, f) in keys.items()}
+        stats = {}
+        for key in keys:
+            values = [r[key] for r in rows.values()]
+            if values:
+                stats[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1
+                              else 0.0, "min": min(values), "max": max(values), "median": statistics.median(values)}
+        out[variant] = {"preset": VARIANTS[variant][0], "overrides": VARIANTS[variant][1],
+                        "path": VARIANTS[variant][2], "per_seed": rows, "summary": stats}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", default="official-b64,consistent-b64")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--iterations", type=int, default=3000)
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--outdir", type=Path, default=Path("runs/sample-quality-study"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the summary here")
+    parser.add_argument("--summary-only", action="store_true", help="train nothing; summarise what is there")
+    args = parser.parse_args()
+    variants, seeds = args.variants.split(","), [int(s) for s in args.seeds.split(",")]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    if not args.summary_only:
+        tasks = []
+        for seed in seeds:  # seed by seed: a partial study already compares every variant
+            for variant in variants:
+                cfg = variant_config(variant, seed, args.iterations, args.eval_every)
+                run_dir = args.outdir / f"{variant}-seed{seed}"
+                done = all(_final_result(run_dir, m, args.iterations) for m in FINAL_METRICS)
+                if VARIANTS[variant][2] == "trainer" and not done:
+                    run_status(run_dir, cfg)  # refuses a folder of another config before anything starts
+                if not done:
+                    tasks.append((run_dir.name, (variant, cfg.to_json(), run_dir, args.threads)))
+        args.outdir.mkdir(parents=True, exist_ok=True)
+        print(f"{len(tasks)} run(s) to train or evaluate, {args.jobs} at a time", flush=True)
+        if not run_in_processes(tasks, _job, jobs=args.jobs, what="run"):
+            raise SystemExit("stopped; run the same command again to continue")
+    summary = {"iterations": args.iterations, "seeds": seeds, "cpu": _cpu(), "torch": torch.__version__,
+               "variants": summarise(args.outdir, variants, seeds, args.iterations)}
+    for name, v in summary["variants"].items():
+        s = v["summary"]
+        if s:
+            print(f"{name:28s} acc {100 * s['accuracy']['mean']:.2f}% (min {100 * s['accuracy']['min']:.2f})  "
+                  f"FID {s['fid']['mean']:.3f} sd {s['fid']['sd']:.3f}  KID {s['kid']['mean']:.4f}  "
+                  f"P/R {s['precision']['mean']:.3f}/{s['recall']['mean']:.3f}  purity {s['purity']['mean']:.3f}  "
+                  f"({len(v['per_seed'])} seeds)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _cpu() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
+    return f"{name}{' (avx512_bf16)' if 'avx512_bf16' in text else ''}, {os.cpu_count()} cores"
+
+
+if __name__ == "__main__":
+    main()

@@ -40,12 +40,16 @@ def dsprites_cr() -> RunConfig:
     ``test_config``: ``info_coe_de`` = ``info_coe_infod`` = 0.05 (lambda, in both optimisers). ``gan_task.py``:
     ``UniformLatent(low=-1.0, high=1.0, q_std=1.0)`` for codes and noise. ``gan/infogan_cr.py``: ``INFOGAN_CR``
     defaults ``de_beta1`` = ``infod_beta1`` = 0.5 (beta2: TensorFlow's Adam default, 0.999). ``gan/op.py``:
-    ``lrelu`` leak 0.2. Not expressed by this trainer (docs/results/dsprites/README.md lists them): the CR term
-    (``cr_coe_increase`` 2.0 from iteration ``cr_coe_increase_batch`` 288,000), two G steps per iteration,
-    epoch-wise shuffling, the 1e-8 inside the log of the losses, and one spectral-norm update per iteration.
+    ``lrelu`` leak 0.2. ``INFOGAN_CR.train``: each iteration one D/Q step, then two G steps on the same z and c
+    (``g_steps`` 2), then one spectral-norm power iteration (``sn_update`` per_iteration); batches from a
+    shuffle per epoch (``sampling`` epoch); ``build_loss``: -log(D + 1e-8) (``loss_eps``). Not expressed (the
+    "InfoGAN (modified)" row does not use it): the CR term (``cr_coe_increase`` 2.0 from iteration
+    ``cr_coe_increase_batch`` 288,000).
     """
     return dsprites().replace(preset="dsprites-cr", model={"arch": "dsprites-cr"},
-                              optim={"beta1": 0.5, "beta2": 0.999, "info_to_g": True, "info_to_d": True})
+                              optim={"beta1": 0.5, "beta2": 0.999, "info_to_g": True, "info_to_d": True, "g_steps": 2,
+                                     "loss_eps": 1e-8, "sn_update": "per_iteration", "g_latent": "shared"},
+                              train={"sampling": "epoch"})
 
 
 PRESETS: dict[str, Callable[[], RunConfig]] = {"dsprites": dsprites, "dsprites-cr": dsprites_cr}

@@ -17,7 +17,7 @@ from infogan.cli import main
 from infogan.data.imagefolder import decode_image
 from infogan.inference.generate import encode
 from infogan.web import server as web_server
-from infogan.web.explorer import MAX_UPLOAD_BYTES, Explorer
+from infogan.web.explorer import MAX_UPLOAD_BYTES, Explorer, RequestError
 from infogan.web.server import ExplorerServer
 
 TIMEOUT = 60  # seconds per request: bounded even on a loaded 2-core machine
@@ -78,7 +78,8 @@ def test_model_description(served):
     info = json.loads(body)
     assert status == 200 and ctype == "application/json"
     assert [c["name"] for c in info["codes"]] == ["c1", "c2", "c3"]
-    assert info["codes"][0] == {"name": "c1", "kind": "categorical", "k": 10, "default": 0}
+    assert info["codes"][0] == {"name": "c1", "kind": "categorical", "k": 10, "default": 0, "labels": None,
+                                "order": list(range(10)), "recovered": None}
     assert info["codes"][1]["min"] == -2 and info["codes"][1]["max"] == 2 and info["codes"][1]["marked"] == [-1, 1]
     assert info["image_shape"] == [1, 28, 28] and info["step"] == 4
 
@@ -243,3 +244,32 @@ def test_explore_command_reports_a_busy_port(tiny_trained_run, capsys):
         port = busy.getsockname()[1]
         assert main(["explore", str(tiny_trained_run), "--no-browser", "--port", str(port)]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_categories_are_named_by_the_class_they_were_matched_to(tmp_path, tiny_trained_run):
+    import shutil
+
+    import infogan
+    from infogan.web.explorer import run_results
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_trained_run, run)
+    plain = Explorer(snapshot.load(run), run_dir=run).describe()["codes"][0]
+    assert plain["labels"] is None and plain["order"] == list(range(plain["k"]))  # no code_acc result yet
+    result = infogan.evaluate_run(run, ["code_acc", "info"])
+    mapping = next(iter(result.values()))["mapping"]
+    explorer = Explorer(snapshot.load(run), run_dir=run)
+    c1 = explorer.describe()["codes"][0]
+    assert c1["labels"] == [f"looks like {mapping[c]}" if mapping[c] >= 0 else "unmatched" for c in range(c1["k"])]
+    classes = [mapping[c] for c in c1["order"]]
+    matched = [x for x in classes if x >= 0]
+    assert matched == sorted(matched) and sorted(c1["order"]) == list(range(c1["k"]))
+    assert c1["recovered"] is not None and explorer.describe()["codes"][1]["recovered"] is not None
+    values = [0, 0.0, 0.0]
+    natural = explorer.traversal_png(1, values, 0, 9)
+    by_label = explorer.traversal_png(1, values, 0, 9, order="label")
+    assert by_label.startswith(b"\x89PNG") and (by_label != natural) == (c1["order"] != list(range(c1["k"])))
+    with pytest.raises(RequestError, match="order must be natural or label"):
+        explorer.traversal_png(1, values, 0, 9, order="sideways")
+    (run / "metric-code_acc_fake_test.jsonl").write_text("{not json\n")
+    assert run_results(run, None)[0] == {}  # an unreadable result: plain numbers, no error

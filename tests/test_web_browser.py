@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import shutil
 import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import infogan
 from infogan import snapshot
 from infogan.web.explorer import Explorer
 from infogan.web.server import ExplorerServer
@@ -34,15 +36,19 @@ WAIT_MS = 60_000  # bound on every wait: generous for a loaded 2-core machine, s
 
 
 @pytest.fixture(scope="module")
-def page(tiny_trained_run):
+def page(tiny_trained_run, tmp_path_factory):
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' installs playwright")
     if not Path(CHROMIUM).exists():
         why = f"{CHROMIUM} is missing: apt-get install -y chromium to run the browser test"
         if os.environ.get("INFOGAN_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{why} (INFOGAN_REQUIRE_BROWSER=1: it may not be skipped)")
         pytest.skip(why)
-    run = os.environ.get("INFOGAN_EXPLORER_RUN") or tiny_trained_run
-    server = ExplorerServer(Explorer(snapshot.load(run)), port=0)
+    run = os.environ.get("INFOGAN_EXPLORER_RUN")
+    if run is None:  # a copy of the tiny run with a code_acc result: the page names categories by their class
+        run = tmp_path_factory.mktemp("browser-run") / "run"
+        shutil.copytree(tiny_trained_run, run)
+        infogan.evaluate_run(run, ["code_acc"])
+    server = ExplorerServer(Explorer(snapshot.load(run), run_dir=Path(run)), port=0)
     server.start()
     errors: list[str] = []
     with sync_api.sync_playwright() as pw:
@@ -107,6 +113,17 @@ def test_explorer_in_a_real_browser(page, tmp_path):
     with Image.open(io.BytesIO(fetch(traversed.value.url))) as img:
         assert img.width > 5 * img.height  # a strip of several cells
     assert "selected" in tab.get_attribute('.code[data-code="c3"]', "class")
+
+    # 3b. categories named by what they draw, and the strip of c1 ordered by it
+    c1 = server.explorer.describe()["codes"][0]
+    if c1["labels"]:
+        assert tab.text_content("#c1-0") == f"0 - {c1['labels'][0]}"
+        tab.select_option("#traverse-code", "c1")
+        tab.wait_for_selector("#order-label:not([hidden])")
+        with tab.expect_response(lambda r: "/api/traversal" in r.url and "order=label" in r.url) as ordered:
+            tab.check("#order-by-label")
+        assert ordered.value.status == 200
+        tab.uncheck("#order-by-label")
 
     # 4. upload an image: Q's posterior appears as bars and numbers
     digit = tmp_path / "digit.png"

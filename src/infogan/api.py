@@ -71,9 +71,8 @@ def format_results(results: dict[str, dict]) -> str:
             lines.append(f"{protocol}: accuracy {100 * r['accuracy']:.2f}%  NMI {r['nmi']:.4f}  ARI {r['ari']:.4f}"
                          f"  (code {r['code']}, {r['num_images']} images, usage entropy {r['usage_entropy']:.3f})")
         elif "ceiling" in r:
-            codes = [k for k in r["ceiling"]]
-            parts = [f"{k} {r[k]:.3f}/{r['ceiling'][k]:.3f}" for k in codes]
-            lines.append(f"{protocol}: L_I (nats, bound/ceiling H(c)) " + "  ".join(parts))
+            lines.append(f"{protocol}: L_I per code, nats (what Q recovers: share of categories / R^2 of Q's mean)")
+            lines += ["  " + describe_bound(code, r) for code in r["ceiling"]]
         elif "fid" in r:
             lines.append(f"{protocol}: FID {r['fid']:.3f}  (real-vs-real floor {r['floor']:.3f}; {r['num_samples']} "
                          f"samples vs {r['num_real']} test images, {r['features']} features)")
@@ -93,6 +92,20 @@ def format_results(results: dict[str, dict]) -> str:
             scalars = {k: v for k, v in r.items() if isinstance(v, (int, float)) and k not in ("step", "seconds")}
             lines.append(f"{protocol}: " + "  ".join(f"{k} {v:.4g}" for k, v in scalars.items()))
     return "\n".join(lines)
+
+
+def describe_bound(code: str, result: dict) -> str:
+    """One code's L_I in plain words, e.g. ``c2 -0.239 nats (best possible -0.226 with Q's std fixed; R^2
+    0.993)`` or ``c1 2.291 of ln K = 2.303 nats (99.1% of categories recovered)``."""
+    value, ceiling = result[code], result["ceiling"][code]
+    kind, recovered = result.get("kind", {}).get(code), result.get("recovered", {}).get(code)
+    if kind is None:  # a result written before these figures existed
+        return f"{code} {value:.3f} nats (ceiling H(c) {ceiling:.3f})"
+    if kind == "categorical":
+        return f"{code} {value:.3f} of ln K = {ceiling:.3f} nats ({100 * recovered:.1f}% of categories recovered)"
+    if result["best"][code] is not None:
+        return f"{code} {value:.3f} nats (best possible {result['best'][code]:.3f} with Q's std fixed; R^2 {recovered:.3f})"
+    return f"{code} {value:.3f} nats (H(c) = {ceiling:.3f}; Q's std learned, so not capped; R^2 {recovered:.3f})"
 
 
 def write_samples(run: str | os.PathLike, *, out: str | os.PathLike | None = None, n: int = 100, seed: int = 0,

@@ -23,6 +23,7 @@ def add_parser(subparsers) -> None:
 
 def _explore_command(args: argparse.Namespace) -> int:
     model = snapshot.load(args.run)
+    run_dir = args.run if args.run.is_dir() else args.run.parent  # where its metric files are
     serve(model, port=args.port, open_browser=not args.no_browser, span=args.span, threads=args.threads,
-          verbose=args.verbose)
+          verbose=args.verbose, run_dir=run_dir)
     return 0

@@ -9,6 +9,7 @@ import io
 import math
 import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from infogan.latent.spec import Categorical
 from infogan.latent.syntax import format_latent
 from infogan.errors import InfoGANError
 from infogan.models import InfoGAN
+from infogan.storage import read_jsonl
 
 MAX_SEED = 2**31 - 1  # the page draws seeds with Math.random() * 2^31
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
@@ -41,13 +43,16 @@ class Explorer:
     Args:
         model: the networks (eval mode, any device).
         span: continuous codes may take values in [-span, span] (the sliders' range).
+        run_dir: the run folder, when there is one: its ``code_acc`` result names each category by the class it
+            was matched to ("looks like 6"), and its ``info`` result gives what Q recovers of each code.
     """
 
-    def __init__(self, model: InfoGAN, *, span: float = 2.0) -> None:
+    def __init__(self, model: InfoGAN, *, span: float = 2.0, run_dir: Path | None = None) -> None:
         self.model = model.eval()
         self.spec = model.spec
         self.names = self.spec.code_names()
         self.span = float(span)
+        self.labels, self.recovered = run_results(run_dir, getattr(model, "step", None)) if run_dir else ({}, {})
         self._lock = threading.Lock()  # one forward pass at a time: torch already uses every core for one
 
     # ----- description ---------------------------------------------------------------------------------
@@ -56,12 +61,16 @@ class Explorer:
         codes = []
         for name, code in zip(self.names, self.spec.codes):
             if isinstance(code, Categorical):
-                codes.append({"name": name, "kind": "categorical", "k": code.k, "default": 0})
+                labels = self.labels.get(name)
+                codes.append({"name": name, "kind": "categorical", "k": code.k, "default": 0,
+                              "labels": [f"looks like {c}" if c >= 0 else "unmatched" for c in labels] if labels else None,
+                              "order": self.category_order(name), "recovered": self.recovered.get(name)})
             else:
                 marked = [-1.0, 1.0]  # U(-1, 1): the training range; N(0, 1): one standard deviation
                 label = "training range U(-1, 1)" if code.prior == "uniform" else "prior N(0, 1): ±1σ"
                 codes.append({"name": name, "kind": "continuous", "prior": code.prior, "min": -self.span,
-                              "max": self.span, "marked": marked, "marked_label": label, "default": 0.0})
+                              "max": self.span, "marked": marked, "marked_label": label, "default": 0.0,
+                              "recovered": self.recovered.get(name)})
         run = getattr(self.model, "run_config", None)
         return {"codes": codes, "noise_dim": self.spec.noise.dim, "image_shape": list(self.model.config.image_shape),
                 "latent": format_latent(self.spec), "preset": run.preset if run else None,
@@ -98,6 +107,16 @@ class Explorer:
                 values.append(0.0 if raw is None else self._number(raw, name))
         return seed, values, {k: q[k] for k in extra if k in q}
 
+    def category_order(self, name: str) -> list[int]:
+        """The categories of a code in the order of the classes they were matched to (unmatched last);
+        their natural order when the run has no ``code_acc`` result."""
+        index = self.names.index(name)
+        labels = self.labels.get(name)
+        k = self.spec.codes[index].k
+        if not labels:
+            return list(range(k))
+        return sorted(range(k), key=lambda c: (labels[c] < 0, labels[c], c))
+
     def code_index(self, name: str | None) -> int:
         """Index of a code named in a request (400 when absent or unknown)."""
         if name not in self.names:
@@ -129,10 +148,18 @@ class Explorer:
         """G(z, c) for the noise of ``seed`` and the code ``values``, as a PNG at the model's resolution."""
         return _png(self._render(seed, [torch.tensor([v]) for v in values])[0])
 
-    def traversal_png(self, seed: int, values: list, index: int, steps: int) -> bytes:
-        """One row: code ``index`` swept over its categories or over [-span, span], the rest held fixed."""
+    def traversal_png(self, seed: int, values: list, index: int, steps: int, *, order: str | None = None) -> bytes:
+        """One row: code ``index`` swept over its categories or over [-span, span], the rest held fixed.
+
+        ``order="label"``: a categorical code's categories in :meth:`category_order`, i.e. by what they draw.
+        """
         code = self.spec.codes[index]
-        sweep = torch.arange(code.k) if isinstance(code, Categorical) else torch.linspace(-self.span, self.span, steps)
+        if order not in (None, "natural", "label"):
+            raise RequestError(400, f"parameter order must be natural or label, got {order!r}")
+        if isinstance(code, Categorical):
+            sweep = torch.tensor(self.category_order(self.names[index]) if order == "label" else list(range(code.k)))
+        else:
+            sweep = torch.linspace(-self.span, self.span, steps)
         n = sweep.shape[0]
         codes = [sweep if i == index else torch.full((n,), v) for i, v in enumerate(values)]
         from infogan.inference.viz import grid
@@ -197,6 +224,30 @@ class Explorer:
         preview = base64.b64encode(_png(pixels)).decode("ascii")
         return {"codes": codes, "input": f"data:image/png;base64,{preview}", "format": fmt,
                 "size": [width, height]}
+
+
+def run_results(run_dir: Path, step: int | None) -> tuple[dict[str, list[int]], dict[str, float]]:
+    """From a run folder's metric files: per categorical code the class each category was matched to (-1 when
+    none), and per code what Q recovers of it; the results of the snapshot's step are preferred, else the
+    newest. Unreadable or missing files give empty results (the page then shows plain numbers)."""
+    labels: dict[str, list[int]] = {}
+    recovered: dict[str, float] = {}
+    for pattern, take in (("metric-code_acc_*.jsonl", "mapping"), ("metric-info_bound_*.jsonl", "recovered")):
+        records = []
+        for path in sorted(Path(run_dir).glob(pattern)):
+            try:
+                records += [r for r in read_jsonl(path) if isinstance(r, dict) and take in r]
+            except (OSError, ValueError, InfoGANError):
+                continue
+        if not records:
+            continue
+        best = max(records, key=lambda r: (r.get("step") == step, str(r.get("time", ""))))
+        if take == "mapping" and isinstance(best.get("mapping"), dict) and isinstance(best.get("code"), str):
+            mapping = best["mapping"]
+            labels[best["code"]] = [int(mapping.get(str(c), mapping.get(c, -1))) for c in range(len(mapping))]
+        elif take == "recovered" and isinstance(best.get("recovered"), dict):
+            recovered = {k: float(v) for k, v in best["recovered"].items() if isinstance(v, (int, float))}
+    return labels, recovered
 
 
 def _png(image: np.ndarray) -> bytes:

@@ -7,7 +7,8 @@ Endpoints (all answer 4xx with ``{"error": message}`` on a bad request):
 - ``GET /``, ``GET /static/{app.js,style.css}``: the page.
 - ``GET /api/model``: the latent layout (:meth:`Explorer.describe`).
 - ``GET /api/generate?seed=S&c1=3&c2=0.5...``: PNG of G(z(S), c); codes left out take their default.
-- ``GET /api/traversal?code=c2&steps=9&seed=S&c1=...``: PNG strip sweeping one code, the rest fixed.
+- ``GET /api/traversal?code=c2&steps=9&seed=S&c1=...[&order=label]``: PNG strip sweeping one code, the rest
+  fixed (``order=label``: a categorical code's categories ordered by the class each was matched to).
 - ``POST /api/encode`` with an image file as the body: Q's posterior as JSON.
 """
 
@@ -132,9 +133,10 @@ class Handler(BaseHTTPRequestHandler):
             seed, values, _ = explorer.parse_query(query)
             self._send(explorer.image_png(seed, values), "image/png")
         elif parts.path == "/api/traversal":
-            seed, values, extra = explorer.parse_query(query, extra=("code", "steps"))
+            seed, values, extra = explorer.parse_query(query, extra=("code", "steps", "order"))
             index = explorer.code_index(extra.get("code"))
-            self._send(explorer.traversal_png(seed, values, index, explorer.steps(extra.get("steps"))), "image/png")
+            self._send(explorer.traversal_png(seed, values, index, explorer.steps(extra.get("steps")),
+                                              order=extra.get("order")), "image/png")
         elif parts.path == "/api/encode":
             raise RequestError(405, "use POST /api/encode with the image file as the request body")
         else:
@@ -182,7 +184,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(model: InfoGAN, *, port: int = 0, open_browser: bool = True, span: float = 2.0,
-          threads: int | None = None, verbose: bool = False, echo=print) -> None:
+          threads: int | None = None, verbose: bool = False, echo=print, run_dir=None) -> None:
     """Run the explorer until interrupted.
 
     Args:
@@ -193,6 +195,7 @@ def serve(model: InfoGAN, *, port: int = 0, open_browser: bool = True, span: flo
         threads: torch CPU threads for this process (None: torch's default, one per core).
         verbose: log requests.
         echo: where the URL is printed.
+        run_dir: the run folder (its code_acc result names the categories on the page).
     """
     if not (isinstance(span, (int, float)) and 0 < span <= 10):
         raise ConfigError(f"--span must be in (0, 10], got {span!r}")
@@ -200,7 +203,7 @@ def serve(model: InfoGAN, *, port: int = 0, open_browser: bool = True, span: flo
         if not (isinstance(threads, int) and threads >= 1):
             raise ConfigError(f"--threads must be an integer >= 1, got {threads!r}")
         torch.set_num_threads(threads)  # process-wide: leaves cores to other work on a shared machine
-    server = ExplorerServer(Explorer(model, span=span), port=port, verbose=verbose)
+    server = ExplorerServer(Explorer(model, span=span, run_dir=run_dir), port=port, verbose=verbose)
     echo(f"latent explorer at {server.url} (Ctrl-C stops it)")
     sys.stdout.flush()  # the URL must reach a pipe or log now, not when the server stops
     if open_browser:

@@ -46,7 +46,14 @@ function query(extra) {
 const refreshImage = makeLoader($("sample"), () => `/api/generate?${query()}`, 10, (ms) => {
   $("latency").textContent = `${ms.toFixed(0)} ms per image`;
 });
-const refreshTraversal = makeLoader($("traversal"), () => `/api/traversal?${query({ code: state.selected })}`, 80);
+function ordered(code) {
+  return code.kind === "categorical" && code.labels && $("order-by-label").checked;
+}
+
+const refreshTraversal = makeLoader($("traversal"), () => {
+  const code = state.model.codes.find((c) => c.name === state.selected);
+  return `/api/traversal?${query({ code: state.selected, ...(ordered(code) ? { order: "label" } : {}) })}`;
+}, 80);
 
 function refresh() {
   refreshImage();
@@ -92,7 +99,7 @@ function picker(code) {
     const button = document.createElement("button");
     button.type = "button";
     button.id = `${code.name}-${i}`;
-    button.textContent = String(i);
+    button.textContent = code.labels ? `${i} - ${code.labels[i]}` : String(i);
     button.addEventListener("click", () => setValue(code.name, i));
     group.appendChild(button);
   }
@@ -138,6 +145,8 @@ function select_(name) {
   state.selected = name;
   $("traverse-code").value = name;
   for (const row of document.querySelectorAll(".code")) row.classList.toggle("selected", row.dataset.code === name);
+  const code = state.model.codes.find((c) => c.name === name);
+  $("order-label").hidden = !(code.kind === "categorical" && code.labels);  // needs the run's code_acc result
   refreshTraversal();
 }
 
@@ -170,7 +179,8 @@ function jumpFromTraversal(event) {
   const img = $("traversal");
   const n = code.kind === "categorical" ? code.k : state.model.steps;
   const cell = Math.min(n - 1, Math.max(0, Math.floor((event.offsetX / img.clientWidth) * n)));
-  setValue(code.name, code.kind === "categorical" ? cell : code.min + (cell * (code.max - code.min)) / (n - 1));
+  const category = ordered(code) ? code.order[cell] : cell;
+  setValue(code.name, code.kind === "categorical" ? category : code.min + (cell * (code.max - code.min)) / (n - 1));
 }
 
 // ----- encoding ---------------------------------------------------------------------------------------
@@ -287,6 +297,7 @@ async function init() {
   });
   $("new-noise").addEventListener("click", () => setSeed(Math.floor(Math.random() * m.max_seed)));
   $("traversal").addEventListener("click", jumpFromTraversal);
+  $("order-by-label").addEventListener("change", () => refreshTraversal());
   wireEncoding();
   refresh();
   document.body.dataset.ready = "true";

@@ -8,7 +8,7 @@
     post = infogan.encode(model, real_images)             # category probabilities, continuous means/stds
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from infogan.api import evaluate_run, train, write_traversals  # noqa: E402
 from infogan.snapshot import load  # noqa: E402

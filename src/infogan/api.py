@@ -121,9 +121,11 @@ def write_samples(run: str | os.PathLike, *, out: str | os.PathLike | None = Non
 
 def write_traversals(run: str | os.PathLike, *, outdir: str | os.PathLike | None = None,
                      codes: list[str] | None = None, span: float = 2.0, steps: int = 10, seed: int = 0,
-                     scale: int = 2) -> list[Path]:
-    """One Figure 2 traversal sheet per code (``traverse-c2.png``, ...); returns the paths written."""
-    from infogan.inference.viz import save_grid, traversal_sheet
+                     scale: int = 2, gif: bool = False, frames: int = 24) -> list[Path]:
+    """One Figure 2 traversal sheet per code (``traverse-c2.png``, ...), and with ``gif`` an animated sweep of
+    each continuous code (``traverse-c2.gif``, ``frames`` values there and back); returns the paths written."""
+    from infogan.inference.viz import save_gif, save_grid, traversal_frames, traversal_sheet
+    from infogan.latent.spec import Continuous
 
     model = snapshot.load(run)
     names = model.spec.code_names()
@@ -132,8 +134,15 @@ def write_traversals(run: str | os.PathLike, *, outdir: str | os.PathLike | None
     if unknown:
         raise ConfigError(f"unknown code(s) {unknown}; this model has {', '.join(names)}")
     folder = Path(outdir) if outdir else _default_folder(run, "traversals")
-    return [save_grid(traversal_sheet(model, names.index(c), steps=steps, span=span, seed=seed),
-                      folder / f"traverse-{c}.png", scale=scale) for c in wanted]
+    paths = []
+    for c in wanted:
+        index = names.index(c)
+        paths.append(save_grid(traversal_sheet(model, index, steps=steps, span=span, seed=seed),
+                               folder / f"traverse-{c}.png", scale=scale))
+        if gif and isinstance(model.spec.codes[index], Continuous):
+            paths.append(save_gif(traversal_frames(model, index, frames=frames, span=span, seed=seed),
+                                  folder / f"traverse-{c}.gif", scale=scale))
+    return paths
 
 
 def finish_run(run_dir: str | os.PathLike, *, echo: Callable[[str], None] = print) -> dict:

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 from infogan.api import evaluate_run, format_results
+from infogan.errors import ConfigError
 from infogan.metrics import METRICS
 
 
 def add_parser(sub) -> None:
     """Register ``infogan eval``."""
     p = sub.add_parser("eval", help="evaluate a run: code accuracy on the test split, L_I per code, ...")
-    p.add_argument("run", type=Path, help="run folder or snapshot file")
+    p.add_argument("run", type=Path, nargs="?", help="run folder or snapshot file (not needed with --list)")
     p.add_argument("--metrics", help="comma-separated metric names (default: all that apply)")
     p.add_argument("--data", help="evaluation dataset (default: the run's dataset)")
     p.add_argument("--data-dir")
@@ -30,6 +31,9 @@ def _eval(args) -> int:
         for m in METRICS.values():
             print(f"{m.name:10s} datasets: {', '.join(m.applies_to):32s} {m.description}")
         return 0
+    if args.run is None:
+        raise ConfigError("infogan eval needs a run folder or snapshot file: infogan eval RUN [--metrics ...] "
+                          "(infogan eval --list shows the metrics)")
     names = args.metrics.split(",") if args.metrics else None
     options = {"num_samples": args.samples} if args.samples else {}
     options.update({k: v for k, v in (("features", args.features), ("inception_weights", args.inception_weights)) if v})

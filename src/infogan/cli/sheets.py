@@ -39,12 +39,15 @@ def _add_traverse(sub) -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--gif", action="store_true", help="also an animated GIF of each continuous code sweeping "
+                   "from -span to span and back")
+    p.add_argument("--frames", type=int, default=24, help="values per sweep of the GIF (default 24)")
     p.set_defaults(func=_traverse)
 
 
 def _traverse(args) -> int:
     codes = args.codes.split(",") if args.codes else None
     for path in write_traversals(args.run, outdir=args.outdir, codes=codes, span=args.span, steps=args.steps,
-                                 seed=args.seed, scale=args.scale):
+                                 seed=args.seed, scale=args.scale, gif=args.gif, frames=args.frames):
         print(path)
     return 0

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 from infogan.api import finish_run, train
 from infogan.cli.args import add_config_arguments, config_from_args
+from infogan.config.presets import MEASURED, PRESETS, get_preset, schedule_names
 from infogan.runtime.distributed import is_main_process
+
+
+def schedules_help() -> str:
+    """Each preset's default schedule (iterations x batch, images seen) and the training times measured."""
+    lines = ["default schedule of each preset (--schedule picks another; --iterations/--batch-size override):"]
+    for name in PRESETS:
+        t = get_preset(name).train
+        named = schedule_names(name)
+        others = f"; other schedules: {', '.join(named[1:])}" if len(named) > 1 else ""
+        lines.append(f"  {name:16s} {(named[0] + ': ') if named else ''}{t.iterations:,} x {t.batch_size} = "
+                     f"{t.iterations * t.batch_size:,} images{others}")
+        lines += [f"  {'':16s}   measured: {note}" for note in MEASURED.get(name, [])]
+    return "\n".join(lines)
 
 
 def add_parser(sub) -> None:
     """Register ``infogan train``."""
-    p = sub.add_parser("train", help="train a model (a new numbered run folder, or --resume RUN)")
+    p = sub.add_parser("train", help="train a model (a new numbered run folder, or --resume RUN)",
+                       epilog=schedules_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(p)
     p.add_argument("--outdir", default="runs", help="parent of the numbered run folders (default ./runs)")
     p.add_argument("--name", help="run folder suffix (default <preset>-seed<seed>)")
@@ -32,6 +49,9 @@ def _train(args) -> int:
         cfg = config_from_args(args)
         if args.dry_run:
             print(cfg.to_json())
+            t = cfg.train
+            print(f"{cfg.preset}: {t.iterations:,} iterations x {t.batch_size} = {t.iterations * t.batch_size:,} "
+                  "images seen", file=sys.stderr)
             return 0
         result = train(cfg, outdir=args.outdir, name=args.name, progress=not args.no_progress,
                        dist_backend=args.dist_backend)

@@ -1,5 +1,5 @@
-"""Pictures: image grids, sample sheets, the paper's Figure 2 traversal sheets. Pure functions returning
-uint8 arrays, plus one PNG writer."""
+"""Pictures: image grids, sample sheets, the paper's Figure 2 traversal sheets and animated traversals. Pure
+functions returning uint8 arrays, plus a PNG and a GIF writer."""
 
 from __future__ import annotations
 
@@ -67,7 +67,6 @@ def sample_sheet(model: InfoGAN, latent: Latent, *, rows: int = 10) -> np.ndarra
     return grid(to_uint8(images, model.config.output), rows, cols)
 
 
-@torch.no_grad()
 def traversal_sheet(model: InfoGAN, code_index: int, *, steps: int = 10, span: float = 2.0,
                     rows: int = 10, seed: int = 0) -> np.ndarray:
     """The paper's Figure 2 layout for one code.
@@ -77,6 +76,45 @@ def traversal_sheet(model: InfoGAN, code_index: int, *, steps: int = 10, span: f
     different noise when there is none); every other code and the noise stay fixed.
     For a categorical code: columns are its categories; rows are different noise draws.
     """
+    images, rows, cols = traversal_images(model, code_index, steps=steps, span=span, rows=rows, seed=seed)
+    return grid(images, rows, cols)
+
+
+def traversal_frames(model: InfoGAN, code_index: int, *, frames: int = 24, span: float = 2.0, seed: int = 0,
+                     per_row: int = 5) -> list[np.ndarray]:
+    """The frames of a continuous code sweeping from -span to span and back (an animated traversal).
+
+    Frame j shows every row of :func:`traversal_sheet` (the categories of the first categorical code, or
+    noise draws) at the j-th value, tiled ``per_row`` to a line.
+    """
+    if isinstance(model.spec.codes[code_index], Categorical):
+        raise ValueError("an animated traversal sweeps a continuous code; categorical codes have a sheet")
+    images, rows, cols = traversal_images(model, code_index, steps=frames, span=span, seed=seed)
+    tiles = images.reshape(rows, cols, *images.shape[1:])  # (rows, frames, H, W, C)
+    wide = min(per_row, rows)
+    tall = -(-rows // wide)
+    blank = np.full((wide * tall - rows, *images.shape[1:]), 255, dtype=np.uint8)
+    sweep = [grid(np.concatenate([tiles[:, j], blank]), tall, wide) for j in range(cols)]
+    return sweep + sweep[-2:0:-1]  # there and back: the loop has no jump
+
+
+def save_gif(frames: list[np.ndarray], path: str | os.PathLike, *, scale: int = 2, ms_per_frame: int = 80) -> Path:
+    """Write (H, W, C) uint8 frames as a looping animated GIF, atomically."""
+    from PIL import Image
+
+    pil = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
+    if scale > 1:
+        pil = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in pil]
+    path = Path(path)
+    atomic_write(path, lambda tmp: pil[0].save(tmp, format="GIF", save_all=True, append_images=pil[1:],
+                                               duration=ms_per_frame, loop=0))
+    return path
+
+
+@torch.no_grad()
+def traversal_images(model: InfoGAN, code_index: int, *, steps: int = 10, span: float = 2.0, rows: int = 10,
+                     seed: int = 0) -> tuple[np.ndarray, int, int]:
+    """The images of :func:`traversal_sheet`, (rows * cols, H, W, C) uint8 in row-major order, with rows, cols."""
     from infogan.inference.generate import generate
 
     spec = model.spec
@@ -113,4 +151,4 @@ def traversal_sheet(model: InfoGAN, code_index: int, *, steps: int = 10, span: f
         else:
             codes.append(torch.zeros(n))  # other continuous codes held at the prior's centre
     images = generate(model, codes, z)
-    return grid(to_uint8(images, model.config.output), rows, cols)
+    return to_uint8(images, model.config.output), rows, cols

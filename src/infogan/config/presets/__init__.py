@@ -20,6 +20,14 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {**mnist.PRESETS, **dsprites.PRESE
 # Named schedules per preset; the first one is the preset's own ``train`` (its default).
 SCHEDULES: dict[str, dict[str, TrainConfig]] = {**mnist.SCHEDULES, **dsprites.SCHEDULES}
 SCHEDULE_FIELDS = ("iterations", "batch_size", "tick", "snapshot_every")  # what a schedule sets
+# Training times measured for a preset's default schedule (docs/performance.md and the reports they cite).
+MEASURED: dict[str, list[str]] = {
+    "mnist": ["about 15 min on a 2-core AVX512-BF16 EPYC, bf16 (docs/results/mnist/report.md)"],
+    "mnist-consistent": ["28 min on a 2-core AVX2 EPYC, fp32; 7.4 min on one AVX512-BF16 core, bf16 "
+                         "(docs/performance.md)"],
+    "dsprites": ["not run to the end; 60,000 iterations took 85 min on one AVX512-BF16 core "
+                 "(docs/results/dsprites/README.md)"],
+}
 
 
 def register_preset(name: str, factory: Callable[[], RunConfig],

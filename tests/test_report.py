@@ -17,7 +17,8 @@ from infogan.storage import read_jsonl
 from infogan.reproduce.report import analysis, build_report
 from infogan.reproduce.report.runs import find_runs
 
-SECTIONS = ["Figure 1", "Figure 2", "as a classifier", "Continuous codes, measured", "Samples", "Training curves",
+SECTIONS = ["Figure 1", "Figure 2", "as a classifier", "What G draws", "Continuous codes, measured", "Samples",
+            "Training curves",
             "Runs, configs, wall time and machine"]
 
 
@@ -36,7 +37,7 @@ def built(tmp_path_factory, tiny_arch):
                       outdir=root / "runs", data=data, progress=False)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert main(["report", str(root / "runs"), "--attribute-draws", "3"]) == 0
+        assert main(["report", str(root / "runs"), "--attribute-draws", "3", "--quality-samples", "200"]) == 0
     return root / "runs", root / "runs" / "report", out.getvalue()
 
 
@@ -65,6 +66,14 @@ def test_report_renders_every_section_with_the_numbers_of_the_run_folders(built)
         assert f"| {run.name} | c2 | {rho:.3f}" in md
         assert numbers["classifier"]["per_run"][run.name]["accuracy"] == record["accuracy"]
     assert numbers["classifier"]["accuracy"]["mean"] == pytest.approx(np.mean(accs))
+    fids = []
+    for run in infogan_runs:  # What G draws quotes the FID files, floor beside it
+        fid = read_jsonl(run / "metric-fid_mnistnet_fake_n200.jsonl")[-1]
+        fids.append(fid["fid"])
+        row = next(line for line in md.splitlines() if line.startswith(f"| {run.name} | fake |"))
+        assert f"| {fid['fid']:.3f} | {fid['floor']:.3f} |" in row
+        assert numbers["what_g_draws"]["per_run"][run.name]["FID"] == fid["fid"]
+    assert numbers["what_g_draws"]["per_preset"]["fake"]["FID"]["mean"] == pytest.approx(np.mean(fids))
     assert f"{100 * np.mean(accs):.2f}%" in md
 
     # Figure 1: the InfoGAN value at the baselines' horizon (step 2) is the mean of the stats lines
@@ -79,9 +88,10 @@ def test_rebuilding_reuses_the_metric_files(built, tmp_path):
     runs, out, _ = built
     files = sorted(runs.glob("*/metric-*.jsonl"))
     lines = {f: len(read_jsonl(f)) for f in files}
-    assert len(files) == 4 and set(lines.values()) == {1}  # code_acc + attributes of the two InfoGAN runs
+    # code_acc, attributes, info, fid, kid, prd and purity of the two InfoGAN runs
+    assert len(files) == 14 and set(lines.values()) == {1}
     build_report(sorted(p for p in runs.iterdir() if p.name[0].isdigit()), tmp_path / "again", attribute_draws=3,
-                 echo=lambda _: None)
+                 quality_samples=200, echo=lambda _: None)
     assert {f: len(read_jsonl(f)) for f in files} == lines
     assert (out / "report.md").read_text().split("## Runs")[0] == \
         (tmp_path / "again" / "report.md").read_text().split("## Runs")[0]

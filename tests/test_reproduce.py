@@ -24,7 +24,7 @@ def config_file(tmp_path, tiny_arch):
 
 def reproduce(config_file, outdir, *extra):
     return main(["reproduce", "mnist", "--config", str(config_file), "--seeds", "2", "--baseline-iterations", "2",
-                 "--outdir", str(outdir), "--no-progress", "--attribute-draws", "3", *extra])
+                 "--outdir", str(outdir), "--no-progress", "--attribute-draws", "3", "--quality-samples", "200", *extra])
 
 
 def test_reproduce_trains_reports_and_skips_finished_seeds(config_file, tmp_path, capsys):

@@ -18,13 +18,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--attribute-draws", type=int, default=200,
                    help="draws per continuous code for the slant/width measures (default 200)")
     p.add_argument("--device", default="cpu", help="where to evaluate snapshots: cpu (default), cuda")
+    p.add_argument("--quality-samples", type=int, default=10_000,
+                   help="samples of FID/KID/precision/recall/purity and L_I (default 10,000; names the protocols)")
     p.set_defaults(func=_report)
     return p
 
 
 def _report(args) -> int:
     out = build_report(args.runs, args.out, attribute_draws=args.attribute_draws,
-                       device=str(resolve_device(args.device)))
+                       device=str(resolve_device(args.device)), quality_samples=args.quality_samples)
     print(f"report: {out / 'report.html'}")
     print(f"report: {out / 'report.md'}")
     return 0

@@ -30,6 +30,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "0 = none)")
     p.add_argument("--outdir", type=Path, help="reproduction folder (default runs/reproduce-<preset>)")
     p.add_argument("--attribute-draws", type=int, default=200, help="draws per continuous code in the report")
+    p.add_argument("--quality-samples", type=int, default=10_000,
+                   help="samples of the report's FID/KID/precision/recall/purity and L_I (default 10,000)")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (default 1; "
                    "2 on a 2-core CPU finishes a reproduction sooner)")
     p.add_argument("--threads-per-job", type=int, default=None,
@@ -59,7 +61,8 @@ def _reproduce(args) -> int:
     report = reproduce(cfg, outdir, seeds=args.seeds, first_seed=first_seed,
                        baseline_iterations=args.baseline_iterations, progress=not args.no_progress,
                        report=not args.no_report, attribute_draws=args.attribute_draws,
-                       device=str(_device(cfg)), jobs=args.jobs, threads=args.threads_per_job)
+                       device=str(_device(cfg)), jobs=args.jobs, threads=args.threads_per_job,
+                       quality_samples=args.quality_samples)
     if report is not None:
         print(f"report: {report / 'report.html'}")
         print(f"report: {report / 'report.md'}")

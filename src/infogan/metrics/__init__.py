@@ -103,6 +103,12 @@ def _quality_protocol(name: str) -> Callable[[str], str]:
     return protocol
 
 
+def _purity_protocol(dataset: str) -> str:
+    from infogan.metrics.sample_quality_eval import purity_protocol
+
+    return purity_protocol(dataset, 10_000, 10)
+
+
 _QUALITY = ("mnist", "fashion-mnist", "svhn", "fake")  # datasets with a test split to compare with
 METRICS["fid"] = Metric("fid", _quality_protocol("fid"), _QUALITY, _quality("fid"),
                         "FID of 10,000 samples vs the test split, with its real-vs-real floor (digit-net features "
@@ -112,7 +118,7 @@ METRICS["kid"] = Metric("kid", _quality_protocol("kid"), _QUALITY, _quality("kid
 METRICS["prd"] = Metric("prd", _quality_protocol("prd"), _QUALITY, _quality("prd"),
                         "improved precision/recall (k=3) of 10,000 samples vs the test split, with floor")
 METRICS["purity"] = Metric(
-    "purity", lambda d: "purity_mnistnet" + ("" if d.split(":")[0] == "mnist" else f"_{d.split(':')[0]}") + "_1kx10",
+    "purity", lambda d: _purity_protocol(d),
     ("mnist", "fake"), _quality("purity"),
     "per-category purity, NMI and digits covered of G's images (1,000 per category), digit-net classifier")
 METRICS["shape"] = Metric(

@@ -232,8 +232,14 @@ def purity_driver(model, dataset: str, data_dir, num_samples: int = 10_000, seed
             predicted.append(net.classify(images))
             categories.append(codes[index])
     result = category_purity(torch.cat(categories), torch.cat(predicted), num_categories=k)
-    per_name = f"{per // 1000}k" if per % 1000 == 0 else str(per)
     base = dataset.split(":")[0]
-    protocol = "purity_mnistnet" + ("" if base == "mnist" else f"_{base}") + f"_{per_name}x{k}"
     return {**result, **_real_purity(base, data_dir), "code": spec.code_names()[index],
-            "per_category_samples": per, "features": "mnistnet", "protocol": protocol}
+            "per_category_samples": per, "features": "mnistnet", "protocol": purity_protocol(base, num_samples, k)}
+
+
+def purity_protocol(dataset: str, num_samples: int, k: int) -> str:
+    """E.g. ``purity_mnistnet_1kx10``: ``num_samples // k`` images per category of a Cat(k) code."""
+    per = num_samples // k
+    base = dataset.split(":")[0]
+    return "purity_mnistnet" + ("" if base == "mnist" else f"_{base}") + \
+        f"_{f'{per // 1000}k' if per % 1000 == 0 else str(per)}x{k}"

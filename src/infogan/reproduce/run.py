@@ -72,7 +72,8 @@ def _record_session(run_dir: Path, from_step: int, to_step: int, wall_s: float) 
 def reproduce(config: RunConfig, outdir: str | os.PathLike, *, seeds: int = 5, first_seed: int = 0,
               baseline_iterations: int = DEFAULT_BASELINE_ITERATIONS, data=None, progress: bool = True,
               report: bool = True, attribute_draws: int = 200, device: str = "cpu", jobs: int = 1,
-              threads: int | None = None, echo: Callable[[str], None] = print) -> Path | None:
+              threads: int | None = None, quality_samples: int = 10_000,
+              echo: Callable[[str], None] = print) -> Path | None:
     """Train every planned run (resumably), then build the report in ``<outdir>/report``.
 
     Args:
@@ -87,6 +88,7 @@ def reproduce(config: RunConfig, outdir: str | os.PathLike, *, seeds: int = 5, f
         jobs: runs trained at once, each in its own process (:mod:`infogan.reproduce.pool`); 1 = one after
             the other in this process.
         threads: torch threads per worker when ``jobs > 1`` (default: the cores shared out).
+        quality_samples: samples of the report's sample-quality metrics and L_I.
         echo: status lines.
     Returns:
         The report folder; None when training was interrupted (run the same call again to continue) or
@@ -109,7 +111,7 @@ def reproduce(config: RunConfig, outdir: str | os.PathLike, *, seeds: int = 5, f
     from infogan.reproduce.report import build_report
 
     return build_report([outdir / r.name for r in runs], outdir / "report", attribute_draws=attribute_draws,
-                        device=device, echo=echo)
+                        device=device, quality_samples=quality_samples, echo=echo)
 
 
 def _train_in_turn(runs, outdir: Path, config: RunConfig, data, progress: bool, echo) -> bool:

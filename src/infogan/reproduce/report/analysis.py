@@ -57,12 +57,12 @@ def figure1_numbers(infogan: dict, baseline: dict | None, ceiling: float) -> dic
 
 
 def summary(values: Sequence[float]) -> dict:
-    """n, mean, sample sd (ddof 1; None for one value), min and max."""
+    """n, mean, sample sd (ddof 1; None for one value), median, min and max."""
     x = np.asarray(values, dtype=np.float64)
     if not len(x):
-        return {"n": 0, "mean": None, "sd": None, "min": None, "max": None}
+        return {"n": 0, "mean": None, "sd": None, "median": None, "min": None, "max": None}
     return {"n": len(x), "mean": float(x.mean()), "sd": float(x.std(ddof=1)) if len(x) > 1 else None,
-            "min": float(x.min()), "max": float(x.max())}
+            "median": float(np.median(x)), "min": float(x.min()), "max": float(x.max())}
 
 
 def merged_and_split(confusion: Sequence[Sequence[int]], mapping: dict) -> dict:

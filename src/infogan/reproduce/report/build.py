@@ -23,7 +23,7 @@ from infogan import snapshot
 from infogan.latent.spec import Categorical
 from infogan.errors import ConfigError
 from infogan.storage import atomic_write_text
-from infogan.reproduce.report import sections
+from infogan.reproduce.report import quality, sections
 from infogan.reproduce.report.document import Bullets, Document, Text, to_html, to_markdown
 from infogan.reproduce.report.runs import RunRecord, cached_metric, find_runs, machine_info
 from infogan.reproduce.report.sections import RunResult
@@ -32,7 +32,7 @@ TRAVERSAL_STEPS, TRAVERSAL_SPAN = 10, 2.0  # the paper's Figure 2: ten columns o
 
 
 def build_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None, *,
-                 attribute_draws: int = 200, device: str = "cpu",
+                 attribute_draws: int = 200, device: str = "cpu", quality_samples: int = 10_000,
                  echo: Callable[[str], None] = print) -> Path:
     """Build the report of some runs.
 
@@ -40,6 +40,7 @@ def build_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike | Non
         runs: run folders, or folders holding run folders (e.g. a reproduction's ``--outdir``).
         out: report folder (default: ``report`` beside the runs, in their common parent folder).
         attribute_draws: draws per continuous code for the attribute measures (names the protocol).
+        quality_samples: samples of the sample-quality metrics and L_I (names the protocols).
         device: where to evaluate the snapshots ("cpu", "cuda").
         echo: progress lines.
     Returns:
@@ -47,7 +48,8 @@ def build_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike | Non
     """
     records = sorted(find_runs(runs), key=lambda r: (r.baseline, r.seed, r.name))
     out = Path(out) if out is not None else default_out(records)
-    results = [gather(r, out, attribute_draws=attribute_draws, device=device, echo=echo) for r in records]
+    results = [gather(r, out, attribute_draws=attribute_draws, device=device, echo=echo,
+                      quality_samples=quality_samples) for r in records]
     configs = {}
     for r in records:
         configs[r.name] = r.config.to_json()
@@ -55,7 +57,8 @@ def build_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike | Non
     numbers: dict = {"runs": [r.name for r in records], "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
     built_on = machine_info()
     body = [sections.figure1(results, out, numbers), sections.figure2(results),
-            sections.classifier(results, out, numbers), sections.continuous(results, out, numbers),
+            sections.classifier(results, out, numbers), quality.section(results, numbers),
+            sections.continuous(results, out, numbers),
             sections.samples(results), sections.training_curves(results, out),
             sections.runs_table(results, configs, built_on, time.strftime("%Y-%m-%d %H:%M"))]
     numbers["machine"] = built_on
@@ -78,7 +81,7 @@ def default_out(records: Sequence[RunRecord]) -> Path:
 
 @torch.no_grad()
 def gather(run: RunRecord, out: Path, *, attribute_draws: int, device: str,
-           echo: Callable[[str], None]) -> RunResult:
+           echo: Callable[[str], None], quality_samples: int = 10_000) -> RunResult:
     """Load a run's snapshot; read (or compute once) its metrics; draw its sample and traversal sheets."""
     from infogan.metrics.attributes import protocol_name
     from infogan.metrics import METRICS
@@ -100,6 +103,7 @@ def gather(run: RunRecord, out: Path, *, attribute_draws: int, device: str,
             echo(f"{run.name}: attribute sweeps at step {model.step}")
             result.attributes = cached_metric(run.path, model, "attributes",
                                               protocol_name(attribute_draws, 9), num_samples=attribute_draws)
+        result.quality = quality.gather(run, model, echo, num_samples=quality_samples)
         first_cat = next((f"c{i + 1}" for i in spec.categorical_indices), None)
         for i, (code, name) in enumerate(zip(spec.codes, spec.code_names())):
             sheet = traversal_sheet(model, i, steps=TRAVERSAL_STEPS, span=TRAVERSAL_SPAN)

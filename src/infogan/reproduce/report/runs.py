@@ -104,13 +104,18 @@ def cached_metric(run_dir: Path, model, name: str, protocol: str, **options) -> 
     """
     from infogan.metrics import evaluate
 
-    kept = [r for r in read_jsonl(run_dir / f"metric-{protocol}.jsonl") if r.get("step") == model.step]
+    def ours(p: str) -> bool:  # the protocol itself, or it with a qualifier (KID's shrunk "_subset<n>")
+        return p == protocol or p.startswith(protocol + "_subset")
+
+    kept = [r for path in sorted(run_dir.glob(f"metric-{protocol}*.jsonl")) if ours(path.stem[len("metric-"):])
+            for r in read_jsonl(path) if r.get("step") == model.step and r.get("metric", name) == name]
     if kept:
         return kept[-1]
     results = evaluate(model, [name], run_dir=run_dir, **options)
-    if protocol not in results:
+    found = [p for p in results if ours(p)]
+    if not found:
         raise ConfigError(f"metric {name!r} wrote protocol {sorted(results)} instead of {protocol!r}")
-    return results[protocol]
+    return results[found[0]]
 
 
 def machine_info() -> dict:

@@ -28,6 +28,7 @@ class RunResult:
         attributes: the ``code_attributes_*`` record at that step.
         traversals: (code, path relative to the report folder, caption) per code.
         samples: sample grid path relative to the report folder.
+        quality: the sample-quality and information records at that step (:mod:`~.quality`).
     """
 
     run: RunRecord
@@ -36,6 +37,7 @@ class RunResult:
     attributes: dict | None = None
     traversals: list[tuple[str, str, str]] = field(default_factory=list)
     samples: str | None = None
+    quality: dict = field(default_factory=dict)
 
 
 def _pct(x: float | None) -> str:
@@ -132,7 +134,7 @@ def classifier(results: list[RunResult], out: Path, numbers: dict) -> Section:
     acc = analysis.summary([r.code_acc["accuracy"] for r in scored])
     nmi = analysis.summary([r.code_acc["nmi"] for r in scored])
     ari = analysis.summary([r.code_acc["ari"] for r in scored])
-    for stat in ("mean", "sd", "min", "max"):
+    for stat in ("mean", "sd", "median", "min", "max"):
         rows.append([stat, "", "", _pct(acc[stat]), _num(nmi[stat]), _num(ari[stat]), ""])
     rows.append(["paper", "", "", _pct(analysis.PAPER_ACCURACY), "", "", ""])
     section.blocks.append(Table(["run", "seed", "step", "accuracy", "NMI", "ARI", "usage entropy (nats)"], rows))

@@ -53,12 +53,16 @@ def _build_tiny(cfg):
 
 
 @pytest.fixture(scope="session")
-def tiny_arch() -> str:
-    """Registers the 'tiny' architecture (MNIST layout, 1/16 widths) and returns its name."""
-    from infogan.models import register
+def tiny_arch():
+    """Registers the 'tiny' architecture (MNIST layout, 1/16 widths), yields its name, and restores the
+    registry afterwards."""
+    from infogan.models import ARCHITECTURES, register
 
+    before = dict(ARCHITECTURES)
     register("tiny", _build_tiny)
-    return "tiny"
+    yield "tiny"
+    ARCHITECTURES.clear()
+    ARCHITECTURES.update(before)
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ def tiny_arch_config(tiny_config, tiny_arch):
 
 
 @pytest.fixture(scope="session")
-def tiny_trained_run(tmp_path_factory):
+def tiny_trained_run(tmp_path_factory, tiny_arch):
     """A 'tiny'-architecture run trained for 4 iterations on fake images, built once per session and shared
     read-only (explorer, encode and export tests); returns the run folder.
 
@@ -76,10 +80,8 @@ def tiny_trained_run(tmp_path_factory):
     last layer is rescaled to logits of std ~2 and the snapshot rewritten: images then change visibly with
     every code while the networks stay those of a real snapshot."""
     from infogan import snapshot
-    from infogan.models import register
     from infogan.inference.generate import generate
 
-    register("tiny", _build_tiny)
     g = torch.Generator().manual_seed(0)
     data = ImageData(torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=g), name="fake")
     cfg = infogan.get_preset("fake").replace(model={"arch": "tiny"}, train={

@@ -12,7 +12,7 @@ the trainer: fp32, eager, NCHW, plain Adam, and each update as the official open
 
 The fast path (:class:`infogan.training.Trainer`) differs by its shortcuts: one G forward shared by both
 phases, D frozen in the G phase, bf16 autocast where the CPU has it, channels_last, fused Adam, batches
-drawn with replacement. ``benchmarks/sample_quality_study.py`` trains both on the same schedule and seeds and
+drawn with replacement. ``benchmarks/study.py`` trains both on the same schedule and seeds and
 compares FID and accuracy; the result is in docs/results/sample-quality/.
 
     python benchmarks/reference_loop.py --preset mnist-official --iterations 3000 --batch-size 128 --seed 0 \

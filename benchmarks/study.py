@@ -1,14 +1,19 @@
-"""What G draws, per training setup: accuracy of c1 and FID/KID/precision/recall/purity over seeds.
+"""Training setups compared over seeds: what G draws and what Q reads, for MNIST and dSprites variants.
 
 Each variant is a preset plus config overrides, trained either by the project's trainer (resumable, through
 the same ``train_planned`` as ``infogan reproduce``) or by the plain reference loop of
-``benchmarks/reference_loop.py``; every run is then evaluated once at its last step (10,000 samples, the
-shipped digit features) and, with ``--eval-every``, along the way (2,000 samples: the FID curve). Runs
-train ``--jobs`` at a time, each in its own process with ``--threads`` torch threads; finished runs and
-evaluations are skipped, so the same command continues an interrupted study.
+``benchmarks/reference_loop.py``; every run is then evaluated once at its last step and, with
+``--eval-every``, along the way (a curve). MNIST variants: test accuracy of c1, FID/KID/precision/recall and
+purity (10,000 samples, the shipped digit features; the curve: FID and accuracy on 2,000). dSprites
+variants: the shape score (10,000 samples), MIG and the FactorVAE score on reduced sample counts (their
+protocol names say so; the curve: the same on 2,000). Runs train ``--jobs`` at a time, each in its own
+process with ``--threads`` torch threads; finished runs and evaluations are skipped, so the same command
+continues an interrupted study.
 
-    python benchmarks/sample_quality_study.py --variants official-b64,consistent-b64 --seeds 0,1,2 \
-        --outdir runs/study --jobs 2 --json benchmarks/results/sample_quality_study.json
+    python benchmarks/study.py --variants official-b64,consistent-b64 --seeds 0,1,2 --outdir runs/study \
+        --jobs 2 --json benchmarks/results/sample_quality_study.json
+    python benchmarks/study.py --variants dsprites,dsprites-cr --iterations 20000 --eval-every 2000 \
+        --outdir runs/dsprites-study
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from infogan.snapshot import SNAPSHOT_NAME, snapshot_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-FINAL_METRICS = ("code_acc", "fid", "kid", "prd", "purity")
+FINAL_METRICS = {"mnist": ("code_acc", "fid", "kid", "prd", "purity"), "dsprites": ("shape", "mig", "factorvae")}
+FINAL_SAMPLES = {"mnist": {}, "dsprites": {"mig": 4000, "factorvae": 4000}}  # reduced protocols, named as such
+CURVE_METRICS = {"mnist": "fid,code_acc", "dsprites": "shape,mig,factorvae"}
 # name: (preset, config overrides, training path)
 VARIANTS: dict[str, tuple[str, dict, str]] = {
     "official-b64": ("mnist-official", {"train": {"batch_size": 64}}, "trainer"),
@@ -50,7 +57,20 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
         "consistency_rotation": 10.0, "consistency_scale": 0.05, "consistency_shift": 0.025}}, "trainer"),
     "consistent-b64-fresh": ("mnist-consistent", {"train": {"batch_size": 64}, "optim": {"g_latent": "fresh"}},
                              "trainer"),
+    # dSprites: the project's preset, InfoGAN-CR's exact model and training, and one switch at a time between
+    "dsprites": ("dsprites", {}, "trainer"),
+    "dsprites-cr": ("dsprites-cr", {}, "trainer"),
+    "dsprites-cr-one-g-step": ("dsprites-cr", {"optim": {"g_steps": 1}}, "trainer"),
+    "dsprites-cr-uniform": ("dsprites-cr", {"train": {"sampling": "uniform"}}, "trainer"),
+    "dsprites-two-g-steps": ("dsprites", {"optim": {"g_steps": 2}}, "trainer"),
+    "dsprites-cr-model-only": ("dsprites-cr", {"optim": {"g_steps": 1, "loss_eps": 0.0, "sn_update": "every_call"},
+                                               "train": {"sampling": "uniform"}}, "trainer"),
 }
+
+
+def kind_of(variant: str) -> str:
+    """"dsprites" or "mnist": which metrics the variant's runs get."""
+    return "dsprites" if infogan.get_preset(VARIANTS[variant][0]).data.dataset == "dsprites" else "mnist"
 
 
 def variant_config(name: str, seed: int, iterations: int, eval_every: int) -> RunConfig:
@@ -59,8 +79,10 @@ def variant_config(name: str, seed: int, iterations: int, eval_every: int) -> Ru
     cfg = infogan.get_preset(preset)
     for section, fields in overrides.items():
         cfg = cfg.replace(**{section: fields})
-    return cfg.replace(train={"iterations": iterations, "seed": seed, "eval_every": eval_every,
-                              "snapshot_every": 500, "tick": 50}, notes=f"sample-quality study, variant {name}")
+    tick = 50 if kind_of(name) == "mnist" else 250
+    return cfg.replace(train={"iterations": iterations, "seed": seed, "eval_every": eval_every, "tick": tick,
+                              "snapshot_every": 500 if tick == 50 else 2000,
+                              "eval_metrics": CURVE_METRICS[kind_of(name)]}, notes=f"study variant {name}")
 
 
 def _job(variant: str, config_json: str, run_dir: Path, threads: int) -> None:
@@ -85,9 +107,12 @@ def _job(variant: str, config_json: str, run_dir: Path, threads: int) -> None:
                                    progress=False, echo=lambda line: print(line, flush=True))
             if result is not None and result.stopped_early:
                 sys.exit(3)
-        missing = [m for m in FINAL_METRICS if not _final_result(run_dir, m, config.train.iterations)]
+        kind = kind_of(variant)
+        missing = [m for m in FINAL_METRICS[kind] if not _final_result(run_dir, m, config.train.iterations, kind)]
+        for metric in missing:
+            samples = FINAL_SAMPLES[kind].get(metric)
+            infogan.evaluate_run(run_dir, [metric], **({"num_samples": samples} if samples else {}))
         if missing:
-            infogan.evaluate_run(run_dir, missing)
             print(f"{run_dir.name}: evaluated {', '.join(missing)}", flush=True)
     except InfoGANError as exc:
         print(f"{run_dir.name}: error: {exc}", file=sys.stderr, flush=True)
@@ -95,28 +120,40 @@ def _job(variant: str, config_json: str, run_dir: Path, threads: int) -> None:
     sys.exit(EXIT_DONE)
 
 
-def _final_result(run_dir: Path, metric: str, step: int) -> dict | None:
-    """The metric's 10k-protocol result at ``step`` in the run folder, if one was written."""
+def _final_result(run_dir: Path, metric: str, step: int, kind: str = "mnist") -> dict | None:
+    """The metric's final-protocol result at ``step`` in the run folder, if one was written (10,000 samples,
+    or the study's reduced count for the metric)."""
+    samples = FINAL_SAMPLES[kind].get(metric)
     for path in sorted(run_dir.glob("metric-*.jsonl")):
         for line in path.read_text().splitlines():
             record = json.loads(line)
-            if record.get("metric") == metric and record.get("step") == step and "_n" not in record["protocol"]:
+            full = "_n" not in record.get("protocol", "")
+            if record.get("metric") == metric and record.get("step") == step and (
+                    full if samples is None else f"_n{samples}" in record["protocol"]):
                 return record
     return None
 
 
+SUMMARY_KEYS = {
+    "mnist": {"accuracy": ("code_acc", "accuracy"), "fid": ("fid", "fid"), "fid_floor": ("fid", "floor"),
+              "kid": ("kid", "kid"), "precision": ("prd", "precision"), "recall": ("prd", "recall"),
+              "purity": ("purity", "purity"), "purity_nmi": ("purity", "nmi"),
+              "digits_covered": ("purity", "digits_covered")},
+    "dsprites": {"shape_score": ("shape", "score"), "shape_relative": ("shape", "relative_to_real"),
+                 "mig": ("mig", "score"), "factorvae": ("factorvae", "score")},
+}
+
+
 def summarise(outdir: Path, variants: list[str], seeds: list[int], iterations: int) -> dict:
     """Per variant and seed, the final metrics; per variant, mean/sd/min/max over seeds."""
-    keys = {"accuracy": ("code_acc", "accuracy"), "fid": ("fid", "fid"), "fid_floor": ("fid", "floor"),
-            "kid": ("kid", "kid"), "precision": ("prd", "precision"), "recall": ("prd", "recall"),
-            "purity": ("purity", "purity"), "purity_nmi": ("purity", "nmi"),
-            "digits_covered": ("purity", "digits_covered")}
     out: dict = {}
     for variant in variants:
+        kind = kind_of(variant)
+        keys = SUMMARY_KEYS[kind]
         rows = {}
         for seed in seeds:
             run_dir = outdir / f"{variant}-seed{seed}"
-            results = {m: _final_result(run_dir, m, iterations) for m in FINAL_METRICS}
+            results = {m: _final_result(run_dir, m, iterations, kind) for m in FINAL_METRICS[kind]}
             if all(results.values()):
                 rows[seed] = {k: results[m][f] for k, (m, f) in keys.items()}
         stats = {}
@@ -152,7 +189,8 @@ def main() -> None:
             for variant in variants:
                 cfg = variant_config(variant, seed, args.iterations, args.eval_every)
                 run_dir = args.outdir / f"{variant}-seed{seed}"
-                done = all(_final_result(run_dir, m, args.iterations) for m in FINAL_METRICS)
+                done = all(_final_result(run_dir, m, args.iterations, kind_of(variant))
+                           for m in FINAL_METRICS[kind_of(variant)])
                 if VARIANTS[variant][2] == "trainer" and not done:
                     run_status(run_dir, cfg)  # refuses a folder of another config before anything starts
                 if not done:
@@ -166,10 +204,8 @@ def main() -> None:
     for name, v in summary["variants"].items():
         s = v["summary"]
         if s:
-            print(f"{name:28s} acc {100 * s['accuracy']['mean']:.2f}% (min {100 * s['accuracy']['min']:.2f})  "
-                  f"FID {s['fid']['mean']:.3f} sd {s['fid']['sd']:.3f}  KID {s['kid']['mean']:.4f}  "
-                  f"P/R {s['precision']['mean']:.3f}/{s['recall']['mean']:.3f}  purity {s['purity']['mean']:.3f}  "
-                  f"({len(v['per_seed'])} seeds)")
+            print(f"{name:28s} " + "  ".join(f"{k} {s[k]['mean']:.4g} (sd {s[k]['sd']:.2g}, min {s[k]['min']:.4g})"
+                                              for k in s) + f"  ({len(v['per_seed'])} seeds)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

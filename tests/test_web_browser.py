@@ -47,7 +47,7 @@ def page(tiny_trained_run, tmp_path_factory):
     if run is None:  # a copy of the tiny run with a code_acc result: the page names categories by their class
         run = tmp_path_factory.mktemp("browser-run") / "run"
         shutil.copytree(tiny_trained_run, run)
-        infogan.evaluate_run(run, ["code_acc"])
+        infogan.evaluate_run(run, ["code_acc", "info"], num_samples=500)
     server = ExplorerServer(Explorer(snapshot.load(run), run_dir=Path(run)), port=0)
     server.start()
     errors: list[str] = []
@@ -118,6 +118,7 @@ def test_explorer_in_a_real_browser(page, tmp_path):
     c1 = server.explorer.describe()["codes"][0]
     if c1["labels"]:
         assert tab.text_content("#c1-0") == f"0 - {c1['labels'][0]}"
+        assert "R² " in tab.text_content('.code[data-code="c2"] .code-name')  # what Q recovers of c2
         tab.select_option("#traverse-code", "c1")
         tab.wait_for_selector("#order-label:not([hidden])")
         with tab.expect_response(lambda r: "/api/traversal" in r.url and "order=label" in r.url) as ordered:

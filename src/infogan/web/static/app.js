@@ -78,6 +78,13 @@ function buildControls() {
     const label = document.createElement("div");
     label.className = "code-name";
     label.textContent = code.kind === "categorical" ? `${code.name}  Cat(${code.k})` : `${code.name}  ${code.prior}`;
+    if (code.recovered != null) {  // from the run's info result: what Q reads back of this code
+      const what = code.kind === "categorical" ? `${(100 * code.recovered).toFixed(1)}% recovered`
+                                               : `R² ${code.recovered.toFixed(3)}`;
+      label.textContent += `  (${what})`;
+      label.title = code.kind === "categorical" ? "share of generated images whose category Q reads back"
+                                                : "fraction of the code's variance that Q's mean recovers";
+    }
     row.appendChild(label);
     row.appendChild(code.kind === "categorical" ? picker(code) : slider(code));
     row.addEventListener("pointerdown", () => select_(code.name));

@@ -29,7 +29,8 @@ from common import machine_info, write_result
 
 from infogan.data import load_dataset
 from infogan.storage import atomic_write
-from infogan.metrics.feature_nets import DigitFeatureNet, state_to_bytes, weights_path
+from infogan.metrics.feature_nets import DigitFeatureNet, weights_path
+from infogan.metrics.shipped import state_bytes
 
 MIN_ACCURACY = 0.99
 SHIFT = 2  # pixels of random translation each way
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"below {100 * MIN_ACCURACY:.0f}%: nothing written (try more --epochs or another --seed)")
         return 1
 
-    data = state_to_bytes(net)
+    data = state_bytes(net, arch=f"DigitFeatureNet-{net.num_features}")
     out = args.out or weights_path("mnist")
     atomic_write(out, lambda tmp: tmp.write_bytes(data))
     digest = hashlib.sha256(data).hexdigest()

@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_result  # noqa: E402
 
 from infogan.storage import atomic_write  # noqa: E402
 from infogan.data.dsprites import FACTOR_SIZES, SHAPE_NAMES, render_dsprites, sample_factor_classes  # noqa: E402
-from infogan.metrics.shape_net import WEIGHTS_FORMAT, WEIGHTS_PATH, ShapeNet, file_sha256  # noqa: E402
+from infogan.metrics.shape_net import WEIGHTS_PATH, ShapeNet  # noqa: E402
+from infogan.metrics.shipped import file_sha256, state_bytes  # noqa: E402
 from infogan.metrics.shape_score import CONFIDENCE_THRESHOLD  # noqa: E402
 
 _GRID_Y, _GRID_X = torch.meshgrid(torch.arange(64) + 0.5, torch.arange(64) + 0.5, indexing="ij")  # (64, 64)
@@ -143,10 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
     eval_seconds = time.perf_counter() - t1
 
     args.weights.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
-    meta = {"format": WEIGHTS_FORMAT, "seed": str(args.seed), "steps": str(args.steps),
-            "classes": ",".join(SHAPE_NAMES)}
-    atomic_write(args.weights, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    data = state_bytes(net, arch=f"ShapeNet-{','.join(SHAPE_NAMES)}")  # the same tensors always give these bytes
+    atomic_write(args.weights, lambda tmp: tmp.write_bytes(data))
     machine = machine_info(torch.device("cpu"))
     payload = {
         "benchmark": "train_shape_net", "seed": args.seed, "steps": args.steps, "batch_size": args.batch_size,

@@ -16,11 +16,11 @@ from scipy.ndimage import gaussian_filter
 from safetensors.torch import save_file
 
 from infogan.data.dsprites import render_dsprites, sample_factor_classes
-from infogan.errors import CheckpointError, ConfigError
+from infogan.errors import ConfigError, DataError
 from infogan.metrics import default_metrics, evaluate
 from infogan.metrics import shape_score as ss
-from infogan.metrics.shape_net import (REBUILD_COMMAND, WEIGHTS_PATH, WEIGHTS_SHA256, ShapeFeatures, ShapeNet,
-                                       file_sha256, load_shape_net)
+from infogan.metrics.shape_net import REBUILD_COMMAND, WEIGHTS_PATH, WEIGHTS_SHA256, ShapeNet, load_shape_net
+from infogan.metrics.shipped import file_sha256
 from infogan.models import build_model
 from infogan.config.presets import get_preset
 
@@ -141,8 +141,8 @@ def test_translation_does_not_change_what_it_sees(net):
 
 def test_features_and_uint8_input(net):
     x = torch.from_numpy(render_dsprites(np.array([[0, 5, 0, 16, 16], [1, 0, 7, 3, 30]]))).unsqueeze(1)
-    feats = ShapeFeatures(net)(x * 255)
-    assert feats.shape == (2, ShapeNet.num_features) == (2, ShapeFeatures(net).num_features)
+    feats = net.embed(x * 255)
+    assert feats.shape == (2, ShapeNet.num_features)
     assert torch.allclose(feats, net.features(x.float()))
     with pytest.raises(ConfigError, match="64, 64"):
         net(torch.zeros(2, 3, 64, 64))
@@ -156,18 +156,18 @@ def test_shipped_weights_match_the_hash_and_are_small():
 
 
 def test_missing_and_corrupt_weights_give_one_line_errors(tmp_path):
-    with pytest.raises(CheckpointError, match="missing") as missing:
+    with pytest.raises(DataError, match="cannot be read") as missing:
         load_shape_net(tmp_path / "nothing.safetensors")
     bad = tmp_path / "bad.safetensors"
     shutil.copy(WEIGHTS_PATH, bad)
     data = bytearray(bad.read_bytes())
     data[-10] ^= 0xFF
     bad.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="corrupt") as corrupt:
+    with pytest.raises(DataError, match="corrupt") as corrupt:
         load_shape_net(bad)
     foreign = tmp_path / "foreign.safetensors"
     save_file({"w": torch.zeros(3)}, str(foreign))
-    with pytest.raises(CheckpointError, match="does not fit") as unfit:
+    with pytest.raises(DataError, match="do not fit") as unfit:
         load_shape_net(foreign, sha256=None)
     for err in (missing, corrupt, unfit):
         message = str(err.value)

@@ -15,16 +15,15 @@ machine and it sees 28 x 28 digits through a 299 x 299 resize; MNIST samples are
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from infogan.errors import ConfigError, DataError
+from infogan.errors import ConfigError
+from infogan.metrics.shipped import WEIGHTS_DIR, embed_in_chunks, load_checked
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # name -> (file inside WEIGHTS_DIR, SHA-256 of that file)
 WEIGHTS = {
     "mnist": ("mnist_features.safetensors", "b8e377af9f32879c238f7f7eca5466275dd595be36eb4ada756d979fb866d1fa"),
@@ -80,11 +79,9 @@ class DigitFeatureNet(nn.Module):
         """Predicted digit (B,) int64, in chunks of ``batch_size``."""
         return torch.cat([self.logits(chunk).argmax(dim=1) for chunk in images.split(batch_size)])
 
-    @torch.no_grad()
     def embed(self, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
         """Features (B, 128) float32 on the CPU, in chunks of ``batch_size``."""
-        device = next(self.parameters()).device
-        return torch.cat([self.forward(chunk.to(device)).float().cpu() for chunk in images.split(batch_size)])
+        return embed_in_chunks(self.forward, images, next(self.parameters()).device, batch_size=batch_size)
 
 
 def weights_path(name: str = "mnist") -> Path:
@@ -92,28 +89,6 @@ def weights_path(name: str = "mnist") -> Path:
     if name not in WEIGHTS:
         raise ConfigError(f"no shipped feature network {name!r}; known: {', '.join(WEIGHTS)}")
     return WEIGHTS_DIR / WEIGHTS[name][0]
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def state_to_bytes(net: DigitFeatureNet) -> bytes:
-    """The network's parameters and batch-norm statistics as safetensors bytes (float32; counters dropped).
-
-    The same tensors always give the same bytes (one metadata key: safetensors writes several in no fixed
-    order), so a rebuild reproduces the recorded SHA-256.
-    """
-    from safetensors.torch import save
-
-    state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()
-             if not k.endswith("num_batches_tracked")}
-    return save(state, metadata={"arch": f"DigitFeatureNet-{net.num_features}"})
 
 
 def load_feature_net(name: str = "mnist", *, path: str | os.PathLike | None = None,
@@ -127,28 +102,10 @@ def load_feature_net(name: str = "mnist", *, path: str | os.PathLike | None = No
     Returns:
         The network in eval mode, on the CPU, without gradients.
     Raises:
-        DataError: the file is missing, unreadable, or its SHA-256 differs (one line naming the rebuild command).
+        DataError: the file is missing, unreadable, or its SHA-256 differs (one line naming the rebuild command;
+            :func:`infogan.metrics.shipped.load_checked`).
     """
-    from safetensors.torch import load
-
     shipped = weights_path(name)  # an unknown name fails here
     file = Path(path) if path is not None else shipped
-    expected = sha256 or WEIGHTS[name][1]
-    fix = f"rebuild it with: {REBUILD} (then record its SHA-256 in infogan/metrics/feature_nets.py)"
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise DataError(f"feature network weights {file} cannot be read ({exc.strerror or exc}); {fix}") from None
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise DataError(f"feature network weights {file} are corrupt (SHA-256 {actual[:12]}..., expected "
-                        f"{expected[:12]}...); reinstall infogan or {fix}")
-    net = DigitFeatureNet()
-    try:
-        net.load_state_dict(load(data))  # batch norm fills in the dropped num_batches_tracked counters
-    except Exception as exc:  # a file with the right hash but the wrong layout (a stale constant)
-        detail = " ".join(str(exc).split())[:200]
-        raise DataError(f"feature network weights {file} do not fit DigitFeatureNet ({detail}); {fix}") from None
-    net.eval()
-    net.requires_grad_(False)
-    return net
+    return load_checked(DigitFeatureNet(), file, sha256=sha256 or WEIGHTS[name][1], what="the digit feature network",
+                        rebuild=REBUILD)

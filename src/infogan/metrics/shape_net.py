@@ -15,28 +15,25 @@ the same place whatever its position, then:
     conv16 BN ReLU, maxpool; conv32 BN ReLU, maxpool; conv64 BN ReLU, maxpool; conv64 BN ReLU;
     global max pool; FC64 ReLU (the features, ``num_features`` = 64); FC3 (logits: square, ellipse, heart).
 
-:class:`ShapeFeatures` is the feature extractor alone (for a Frechet or kernel distance in this feature space).
+:meth:`ShapeNet.embed` gives the features (for a Frechet or kernel distance in this feature space).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
 from torch import nn
 
 from infogan.data.dsprites import IMAGE_SIZE, SHAPE_NAMES
-from infogan.errors import CheckpointError, ConfigError
+from infogan.errors import ConfigError
+from infogan.metrics.shipped import WEIGHTS_DIR, embed_in_chunks, load_checked
 
-WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "dsprites_shapes.safetensors"
-WEIGHTS_SHA256 = "72c718d43eb3569de894fa163830b211bb4e2c70b0f22867ed3d3c526539508b"
+WEIGHTS_PATH = WEIGHTS_DIR / "dsprites_shapes.safetensors"
+WEIGHTS_SHA256 = "93ae421bd20da5e82d4bcb50f2d5bce6f5074276c1e1ebd5543b7ee5745eadbd"
 REBUILD_COMMAND = "python benchmarks/train_shape_net.py --seed 0"
-WEIGHTS_FORMAT = "infogan-shape-net-v1"
 CROP = 32  # window side: every sprite fits in a disk of radius 8.5 px around its centroid
 
 
@@ -100,24 +97,14 @@ class ShapeNet(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(images))
 
-    @torch.no_grad()
     def probabilities(self, images: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
         """Softmax over the three shapes (B, 3), float32 on the CPU, in chunks (the network must be in eval mode)."""
-        device = next(self.parameters()).device
-        return torch.cat([F.softmax(self(chunk.to(device)).float(), dim=1).cpu()
-                          for chunk in images.split(batch_size)])
+        return embed_in_chunks(lambda x: F.softmax(self(x).float(), dim=1), images, next(self.parameters()).device,
+                               batch_size=batch_size)
 
-
-class ShapeFeatures(nn.Module):
-    """The feature extractor of :class:`ShapeNet` as a module of its own: images -> (B, ``num_features``)."""
-
-    def __init__(self, net: ShapeNet | None = None) -> None:
-        super().__init__()
-        self.net = (net or load_shape_net()).eval()
-        self.num_features = ShapeNet.num_features
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net.features(images)
+    def embed(self, images: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
+        """Features (B, ``num_features``) float32 on the CPU, in chunks (for FID/KID in this feature space)."""
+        return embed_in_chunks(self.features, images, next(self.parameters()).device, batch_size=batch_size)
 
 
 def as_unit_float(images: torch.Tensor) -> torch.Tensor:
@@ -126,11 +113,6 @@ def as_unit_float(images: torch.Tensor) -> torch.Tensor:
         raise ConfigError(f"the dSprites shape classifier takes images of shape (B, 1, 64, 64), got "
                           f"{tuple(images.shape)}; it only scores dSprites-sized greyscale models")
     return images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, hex."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_shape_net(path: str | os.PathLike | None = None, *, sha256: str | None = WEIGHTS_SHA256,
@@ -144,22 +126,9 @@ def load_shape_net(path: str | os.PathLike | None = None, *, sha256: str | None 
     Returns:
         The :class:`ShapeNet`.
     Raises:
-        CheckpointError: the file is missing, does not match ``sha256``, or does not fit the network.
+        DataError: the file is missing, does not match ``sha256``, or does not fit the network
+            (:func:`infogan.metrics.shipped.load_checked`).
     """
     path = Path(path) if path is not None else WEIGHTS_PATH
-    if not path.is_file():
-        raise CheckpointError(f"the dSprites shape classifier {path} is missing; rebuild it with "
-                              f"'{REBUILD_COMMAND}' from a source checkout, or reinstall infogan")
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if sha256 is not None and digest != sha256:
-        raise CheckpointError(f"the dSprites shape classifier {path} is corrupt (SHA-256 {digest[:12]}..., expected "
-                              f"{sha256[:12]}...); reinstall infogan, or rebuild it with '{REBUILD_COMMAND}'")
-    net = ShapeNet()
-    try:
-        net.load_state_dict(load_safetensors(data))
-    except (SafetensorError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"the dSprites shape classifier {path} does not fit ShapeNet ({first}); rebuild it "
-                              f"with '{REBUILD_COMMAND}'") from None
-    return net.to(device).eval()
+    net = load_checked(ShapeNet(), path, sha256=sha256, what="the dSprites shape classifier", rebuild=REBUILD_COMMAND)
+    return net.to(device)

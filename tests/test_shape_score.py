@@ -213,3 +213,15 @@ def test_metric_refuses_other_models_and_datasets():
         ss.shape_score_for_model(mnist, num_samples=4)
     with pytest.raises(ConfigError, match="does not apply"):
         evaluate(mnist, ["shape"], dataset="mnist", num_samples=4)
+
+
+def test_dsprites_samples_are_measured_in_the_shape_classifiers_features():
+    from infogan.metrics.sample_quality_eval import feature_kind, protocol_name
+
+    assert feature_kind("dsprites") == "dspritesnet"
+    assert protocol_name("fid", "dsprites", "dspritesnet", 10_000) == "fid_dspritesnet_dsprites_10k"
+    with pytest.raises(ConfigError, match="dSprites only"):
+        feature_kind("mnist", "dspritesnet")
+    net = load_shape_net()
+    renders = torch.from_numpy(render_dsprites(sample_factor_classes(np.random.default_rng(0), 8))).unsqueeze(1)
+    assert net.embed(renders).shape == (8, ShapeNet.num_features)

@@ -18,8 +18,9 @@ def add_parser(sub) -> None:
     p.add_argument("--data", help="evaluation dataset (default: the run's dataset)")
     p.add_argument("--data-dir")
     p.add_argument("--samples", type=int, help="sample count for sampling-based metrics (names the protocol)")
-    p.add_argument("--features", choices=("mnistnet", "inception"),
-                   help="feature space of fid/kid/prd (default: the digit network on MNIST, Inception elsewhere)")
+    p.add_argument("--features", choices=("mnistnet", "dspritesnet", "inception"),
+                   help="feature space of fid/kid/prd (default: the digit network on MNIST, the shape classifier on "
+                   "dSprites, Inception elsewhere)")
     p.add_argument("--inception-weights", help="torch-fidelity's Inception-v3 weights file, for --features inception")
     p.add_argument("--list", action="store_true", help="list metrics and the datasets they apply to")
     p.add_argument("--json", action="store_true", help="print results as JSON")

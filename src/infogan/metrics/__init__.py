@@ -109,10 +109,10 @@ def _purity_protocol(dataset: str) -> str:
     return purity_protocol(dataset, 10_000, 10)
 
 
-_QUALITY = ("mnist", "fashion-mnist", "svhn", "fake")  # datasets with a test split to compare with
+_QUALITY = ("mnist", "fashion-mnist", "svhn", "fake", "dsprites")  # datasets with real images to compare with
 METRICS["fid"] = Metric("fid", _quality_protocol("fid"), _QUALITY, _quality("fid"),
                         "FID of 10,000 samples vs the test split, with its real-vs-real floor (digit-net features "
-                        "on MNIST, Inception elsewhere)")
+                        "on MNIST, the shape classifier's on dSprites, Inception elsewhere)")
 METRICS["kid"] = Metric("kid", _quality_protocol("kid"), _QUALITY, _quality("kid"),
                         "KID (mean, std over 100 subsets of 1,000) of 10,000 samples vs the test split, with floor")
 METRICS["prd"] = Metric("prd", _quality_protocol("prd"), _QUALITY, _quality("prd"),

@@ -5,8 +5,9 @@ FID, KID and precision/recall compare ``num_samples`` images drawn from the prio
 split (up to 10,000 images). Each result carries its real-vs-real floor: the same statistic between
 ``num_samples`` images of the training split (a fixed-seed subset) and the same test split, i.e. what a
 generator that draws real digits would get with this many samples. Features are those of the shipped
-digit network (``mnistnet``) for MNIST, and Inception-v3's for every other dataset or on request
-(``features="inception"``). The fake test dataset counts as MNIST-shaped digits here (tests only).
+digit network (``mnistnet``) for MNIST, those of the dSprites shape classifier (``dspritesnet``) for dSprites
+(reference and floor sets drawn disjointly from its one split), and Inception-v3's for every other dataset or
+on request (``features="inception"``). The fake test dataset counts as MNIST-shaped digits here (tests only).
 
 Protocol names state the features and the sample count: ``fid_mnistnet_10k`` at 10,000 samples,
 ``fid_mnistnet_n2000`` at 2,000, ``fid_inception_fashion-mnist_10k`` on another dataset; KID adds
@@ -27,7 +28,7 @@ from infogan.inference.generate import generate
 from infogan.latent.syntax import format_latent
 
 DIGIT_DATASETS = ("mnist", "fake")  # where the digit network applies (fake: MNIST-shaped test data)
-QUALITY_DATASETS = ("mnist", "fashion-mnist", "svhn", "fake")  # datasets with a test split to compare with
+SHAPE_DATASETS = ("dsprites",)  # where the shape classifier's features apply
 MAX_REAL = 10_000
 KID_SUBSET = 1000
 FLOOR_SEED = 0  # seed of the training-split subset of the floor
@@ -35,14 +36,19 @@ _generated_cache: dict = {}  # the last generated feature set: {"key": ..., "mod
 
 
 def feature_kind(dataset: str, features: str | None = None) -> str:
-    """The feature space for ``dataset``: "mnistnet" for MNIST (and fake), else "inception"."""
+    """The feature space for ``dataset``: "mnistnet" for MNIST (and fake), "dspritesnet" (the shape
+    classifier's) for dSprites, else "inception"."""
     base = dataset.split(":")[0]
-    kind = features or ("mnistnet" if base in DIGIT_DATASETS else "inception")
-    if kind not in ("mnistnet", "inception"):
-        raise ConfigError(f"unknown features {kind!r}; choose 'mnistnet' (MNIST only) or 'inception'")
+    kind = features or ("mnistnet" if base in DIGIT_DATASETS else "dspritesnet" if base in SHAPE_DATASETS
+                        else "inception")
+    if kind not in ("mnistnet", "dspritesnet", "inception"):
+        raise ConfigError(f"unknown features {kind!r}; choose 'mnistnet' (MNIST), 'dspritesnet' (dSprites) or "
+                          "'inception'")
     if kind == "mnistnet" and base not in DIGIT_DATASETS:
         raise ConfigError(f"the digit feature network measures MNIST only, not {dataset!r}; use "
                           "features='inception'")
+    if kind == "dspritesnet" and base not in SHAPE_DATASETS:
+        raise ConfigError(f"the shape classifier's features measure dSprites only, not {dataset!r}")
     return kind
 
 
@@ -66,6 +72,10 @@ def _extractor(kind: str, inception_weights: str | None):
         from infogan.metrics.feature_nets import load_feature_net
 
         return load_feature_net("mnist")
+    if kind == "dspritesnet":
+        from infogan.metrics.shape_net import load_shape_net
+
+        return load_shape_net()
     from infogan.metrics.inception import load_inception
 
     return load_inception(inception_weights)
@@ -73,7 +83,7 @@ def _extractor(kind: str, inception_weights: str | None):
 
 def _embed(kind: str, inception_weights: str | None, images: torch.Tensor) -> torch.Tensor:
     net = _extractor(kind, inception_weights)
-    return net.embed(images, batch_size=1000 if kind == "mnistnet" else 50)
+    return net.embed(images, batch_size=50 if kind == "inception" else 1000)
 
 
 @functools.lru_cache(maxsize=8)
@@ -81,18 +91,24 @@ def real_features(dataset: str, data_dir, kind: str, inception_weights: str | No
                   num: int | None = None) -> torch.Tensor:
     """Features of the test split (its first 10,000 images), or of ``num`` training images (fixed seed).
 
+    A dataset with a training split only (dSprites) takes both sets from it, disjoint: the first 10,000 of a
+    fixed-seed permutation are the reference ("test"), the next ``num`` the floor's real sample ("train").
     Cached per process: the reference set is embedded once however many metrics and models are measured.
     """
     from infogan.data import NATIVE_SHAPES, load_dataset
 
     shape = NATIVE_SHAPES.get(dataset, (1, 28, 28))
-    data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=shape[1], channels=shape[0])
+    one_split = dataset in SHAPE_DATASETS
+    data = load_dataset(dataset, split="train" if one_split else split, data_dir=data_dir, image_size=shape[1],
+                        channels=shape[0])
     images = data.images
-    if split == "test":
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(FLOOR_SEED))
+    if one_split:
+        images = images[order[:MAX_REAL]] if split == "test" else images[order[MAX_REAL:MAX_REAL + num]]
+    elif split == "test":
         images = images[:MAX_REAL]
     else:
-        gen = torch.Generator().manual_seed(FLOOR_SEED)
-        images = images[torch.randperm(len(images), generator=gen)[:num]]
+        images = images[order[:num]]
     return _embed(kind, inception_weights, images)
 
 
@@ -112,7 +128,7 @@ def generated_features(model, kind: str, num_samples: int, *, seed: int = 0, inc
 
     Args:
         model: the InfoGAN (eval mode is set by :func:`infogan.inference.generate.generate`).
-        kind: "mnistnet" or "inception".
+        kind: "mnistnet", "dspritesnet" or "inception".
         num_samples: images to draw.
         seed: seed of the draws.
         inception_weights: see :func:`infogan.metrics.inception.load_inception`.

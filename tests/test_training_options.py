@@ -143,3 +143,39 @@ def test_set_overrides_any_field_with_a_clear_error():
                          ("optim.g_latent=sideways", "g_latent must be one of")]:
         with pytest.raises(ConfigError, match=message):
             apply_settings(infogan.get_preset("mnist"), [bad])
+
+
+def test_consistency_warmup_and_the_real_image_term(tiny_config, fake_data):
+    from infogan.models import build_model
+
+    cfg = tiny_config.replace(optim={"consistency": 1.0})
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    latent = model.spec.sample(8, generator=torch.Generator().manual_seed(0))
+    theta = Objective.from_config(cfg).transforms(8, generator=torch.Generator().manual_seed(1), device="cpu")
+    real = fake_data.images[:8].float() / 255
+    fake = model.G(model.spec.g_input(latent.z, latent.codes)).detach()
+
+    def loss(c, **kw):
+        torch.manual_seed(2)  # batch norm in train mode: the same batches give the same statistics
+        return float(Objective.from_config(c).d_loss(model.D, real, fake, latent, theta, **kw)[0].detach())
+
+    off = loss(cfg.replace(optim={"consistency": 0.0}))
+    assert loss(cfg, weight=0.0) == pytest.approx(off) and loss(cfg) != pytest.approx(off)  # the ramp starts at 0
+    with_real = cfg.replace(optim={"consistency": 0.0, "consistency_real": 1.0})
+    extra = loss(with_real) - off  # cross-entropy of Q's categories under the transforms: >= their entropy > 0
+    assert extra > 0.0
+    objective = Objective.from_config(with_real)
+    q = model.D(real)[1]
+    entropy = float(-(objective._categories(q)[0] * objective._categories(q)[0].clamp_min(1e-12).log()).sum(1).mean())
+    assert extra >= entropy - 1e-4
+    assert Objective.from_config(with_real).transforms(8, generator=torch.Generator(), device="cpu") is not None
+
+
+def test_warmup_ramps_the_consistency_weight_in_the_loop(tmp_path, tiny_config, fake_data):
+    cfg = tiny_config.replace(optim={"consistency": 1.0, "consistency_warmup": 1000})
+    ramped = _train(cfg, tmp_path, fake_data, "ramped")
+    full = _train(tiny_config.replace(optim={"consistency": 1.0}), tmp_path, fake_data, "full")
+    assert not _same(_weights(ramped.run_dir), _weights(full.run_dir))
+    with pytest.raises(ConfigError, match="consistency_warmup"):
+        tiny_config.replace(optim={"consistency_warmup": -1})

@@ -101,6 +101,9 @@ class OptimConfig:
         consistency_shift: largest shift, as a fraction of the image size.
         consistency_to_g: the consistency term in G's loss too (False: in D's only, so that only Q learns
             to read categories under the transforms and G is not pushed by them).
+        consistency_real: weight of the same invariance on real images, in D's loss: Q's categories of a
+            transformed real image must match those of the image (0: off).
+        consistency_warmup: iterations over which the consistency weights ramp linearly from 0 (0: none).
         g_latent: "shared": G's step reuses the D step's z, c and G(z, c) (one G forward per iteration);
             "fresh": it draws new z, c and runs G again, as the official code does (each of its session
             runs samples anew).
@@ -123,6 +126,8 @@ class OptimConfig:
     consistency_scale: float = 0.1
     consistency_shift: float = 0.1
     consistency_to_g: bool = True
+    consistency_real: float = 0.0
+    consistency_warmup: int = 0
     g_latent: Literal["shared", "fresh"] = "shared"
     g_steps: int = 1
     loss_eps: float = 0.0
@@ -145,6 +150,12 @@ class OptimConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= top:
                 raise ConfigError(f"{name} must be a number in [0, {top:g}], got {v!r}")
         _typed("consistency_to_g", self.consistency_to_g, bool)
+        if isinstance(self.consistency_real, bool) or not isinstance(self.consistency_real, (int, float)) or not (
+                0 <= self.consistency_real <= 100):
+            raise ConfigError(f"consistency_real must be a number in [0, 100], got {self.consistency_real!r}")
+        if isinstance(self.consistency_warmup, bool) or not isinstance(self.consistency_warmup, int) or \
+                self.consistency_warmup < 0:
+            raise ConfigError(f"consistency_warmup must be an integer >= 0, got {self.consistency_warmup!r}")
         _choice("g_latent", self.g_latent, ("shared", "fresh"))
         _choice("sn_update", self.sn_update, ("every_call", "per_iteration"))
         if isinstance(self.g_steps, bool) or not isinstance(self.g_steps, int) or not 1 <= self.g_steps <= 10:

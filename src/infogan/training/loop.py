@@ -129,15 +129,16 @@ class Trainer:
         real = self.real_batch(batch) if real is None else real.contiguous(memory_format=eng.memory_format)
         latent = spec.sample(batch, generator=self.gen_latent, device=eng.device) if latent is None else latent
         theta = objective.transforms(batch, generator=self.gen_latent, device=eng.device)
+        opt = self.config.optim
+        weight = min(1.0, (self.step + 1) / opt.consistency_warmup) if opt.consistency_warmup else 1.0
         eng.step_begin()
         with eng.autocast():
             fake = self.G(spec.g_input(latent.z, latent.codes))  # (B, C, H, W), one G forward for both phases
-            loss_d, stats = objective.d_loss(self.D, real, fake.detach(), latent, theta)
+            loss_d, stats = objective.d_loss(self.D, real, fake.detach(), latent, theta, weight=weight)
         self.opt_d.zero_grad(set_to_none=True)  # set_to_none: no memset of the gradient buffers
         loss_d.backward()
         self.opt_d.step()
 
-        opt = self.config.optim
         if opt.g_latent == "fresh":  # the official code: the G step samples its own z, c
             latent = spec.sample(batch, generator=self.gen_latent, device=eng.device)
             theta = objective.transforms(batch, generator=self.gen_latent, device=eng.device)
@@ -148,7 +149,7 @@ class Trainer:
                     with eng.autocast():
                         fake = self.G(spec.g_input(latent.z, latent.codes))  # (B, C, H, W), G as updated
                 with eng.autocast():
-                    loss_g, stats_g = objective.g_loss(self.D, fake, latent, theta)
+                    loss_g, stats_g = objective.g_loss(self.D, fake, latent, theta, weight=weight)
                 self.opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 self.opt_g.step()

@@ -16,7 +16,8 @@ Which optimiser updates which parameters (official openai/InfoGAN, the default h
   losses above also get ``W * sum_{i categorical} lambda_i * -log Q(c_i | T(G(z, c)))`` for a small random
   affine transform T, the same T in both phases, so that Q reads the categories under small pose changes
   and G is rewarded only for category information that survives them (``consistency_to_g=False``: in D's
-  loss only).
+  loss only). With ``consistency_real`` > 0, D's loss also asks Q to give a transformed real image the
+  categories it gives the image itself (cross-entropy against its own detached posterior).
 
 Every GAN term is computed from logits in fp32 (softplus) for numerical stability; log Q is fp32 too.
 """
@@ -96,6 +97,8 @@ class Objective:
         rotation, scale, shift: the largest transform of the consistency term (degrees, relative zoom,
             fraction of the image side).
         consistency_to_g: the consistency term in G's loss too (else in D's only).
+        consistency_real: weight of the real-image term: Q's categories of a transformed real image must
+            match those of the image (cross-entropy against Q's own, detached, posterior), in D's loss.
         fill: the background of G's output range, for pixels a transform uncovers.
         loss_eps: 0 for the GAN losses from logits; > 0 for -log(D + eps) (see :func:`d_loss`).
         layout: the memory format D's inputs are given in (channels_last on CPUs and GPUs).
@@ -109,6 +112,7 @@ class Objective:
     scale: float = 0.1
     shift: float = 0.1
     consistency_to_g: bool = True
+    consistency_real: float = 0.0
     fill: float = 0.0
     loss_eps: float = 0.0
     layout: torch.memory_format = torch.contiguous_format
@@ -119,40 +123,45 @@ class Objective:
         opt = config.optim
         return cls(spec=config.model.latent, info_to_d=opt.info_to_d, info_to_g=opt.info_to_g,
                    consistency=opt.consistency, rotation=opt.consistency_rotation, scale=opt.consistency_scale,
-                   shift=opt.consistency_shift, consistency_to_g=opt.consistency_to_g,
+                   shift=opt.consistency_shift, consistency_to_g=opt.consistency_to_g, consistency_real=opt.consistency_real,
                    fill=-1.0 if config.model.output == "tanh" else 0.0, loss_eps=opt.loss_eps, layout=layout)
 
     def transforms(self, batch: int, *, generator: torch.Generator,
                    device: torch.device) -> torch.Tensor | None:
         """This step's random affine transforms (B, 2, 3) for the consistency term; None when it is off."""
-        if not self.consistency or not self.spec.categorical_indices:
+        if not (self.consistency or self.consistency_real) or not self.spec.categorical_indices:
             return None
         return augment.random_affine_theta(batch, rotation=self.rotation, scale=self.scale, shift=self.shift,
                                            generator=generator, device=device)
 
     def d_loss(self, D: Discriminator, real: Images, fake: Images, latent: Latent,
-               theta: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+               theta: torch.Tensor | None, *, weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """D's loss on a real batch and a detached fake batch G(z, c) (the D phase).
 
+        Args:
+            weight: factor of the consistency terms this step (``consistency_warmup`` ramps it to 1).
         Returns:
             ``(loss, stats)``: stats are detached ``gan_d``, ``info`` (L_I per code, (L,)), ``d_real`` and
             ``d_fake`` (mean D outputs, as probabilities).
         """
-        real_logit, _ = D(real)
+        real_logit, q_real = D(real)
+        target = self._categories(q_real) if theta is not None and self.consistency_real else None
         fake_logit, q_fake = D(fake)
         gan = d_loss(real_logit, fake_logit, eps=self.loss_eps)
         info, bound = info_loss(self.spec, q_fake, latent)
         loss = gan + info if self.info_to_d else gan
-        if theta is not None and self.info_to_d:  # Q also recovers the categories of a transformed G(z, c)
-            loss = loss + self.consistency * self._moved_info(D, fake, latent, theta)
+        if theta is not None and self.info_to_d and self.consistency:  # Q also recovers the categories of T(G(z, c))
+            loss = loss + self.consistency * weight * self._moved_info(D, fake, latent, theta)
+        if target is not None:  # and reads the same categories in a transformed real image as in the image
+            loss = loss + self.consistency_real * weight * self._moved_real(D, real, target, theta)
         # read now: under CUDA graphs D's output buffers are reused by its next call
         stats = {"gan_d": gan.detach(), "info": bound, "d_real": torch.sigmoid(real_logit.detach().float()).mean(),
                  "d_fake": torch.sigmoid(fake_logit.detach().float()).mean()}
         return loss, stats
 
     def g_loss(self, D: Discriminator, fake: Images, latent: Latent,
-               theta: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """G's loss on the fake batch G(z, c), D frozen (the G phase).
+               theta: torch.Tensor | None, *, weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's loss on the fake batch G(z, c), D frozen (the G phase); ``weight`` as in :meth:`d_loss`.
 
         Returns:
             ``(loss, stats)``: stats hold the detached ``gan_g``.
@@ -161,11 +170,26 @@ class Objective:
         gan = g_loss(fake_logit, eps=self.loss_eps)
         info, _ = info_loss(self.spec, q_fake, latent)
         loss = gan + info if self.info_to_g else gan
-        if theta is not None and self.info_to_g and self.consistency_to_g:  # the same transforms: robust categories
-            loss = loss + self.consistency * self._moved_info(D, fake, latent, theta)
+        if theta is not None and self.info_to_g and self.consistency and self.consistency_to_g:  # robust categories
+            loss = loss + self.consistency * weight * self._moved_info(D, fake, latent, theta)
         return loss, {"gan_g": gan.detach()}
 
     def _moved_info(self, D: Discriminator, images: Images, latent: Latent, theta: torch.Tensor) -> torch.Tensor:
-        moved = augment.apply_affine(images, theta, fill=self.fill).contiguous(memory_format=self.layout)
-        _, q_moved = D(moved)  # (B, q_dim)
+        _, q_moved = D(self._moved(images, theta))  # (B, q_dim)
         return info_loss(self.spec, q_moved, latent, categorical_only=True)[0]
+
+    def _moved(self, images: Images, theta: torch.Tensor) -> Images:
+        return augment.apply_affine(images, theta, fill=self.fill).contiguous(memory_format=self.layout)
+
+    def _categories(self, q_out: torch.Tensor) -> list[torch.Tensor]:
+        """Q's category probabilities (B, K) per categorical code, detached: the targets of the real-image term."""
+        chunks = self.spec.split_q(q_out.float())
+        return [chunks[i].softmax(dim=1).detach() for i in self.spec.categorical_indices]
+
+    def _moved_real(self, D: Discriminator, real: Images, target: list[torch.Tensor], theta: torch.Tensor) -> torch.Tensor:
+        """sum_i lambda_i * cross-entropy(Q(c_i | x), Q(c_i | T(x))): Q's categories kept under the transforms."""
+        _, q_moved = D(self._moved(real, theta))
+        chunks = self.spec.split_q(q_moved.float())
+        terms = [self.spec.codes[i].lambda_info * -(p * chunks[i].log_softmax(dim=1)).sum(dim=1).mean()
+                 for p, i in zip(target, self.spec.categorical_indices)]
+        return torch.stack(terms).sum()

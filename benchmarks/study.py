@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 import infogan
+from infogan.cli.args import apply_settings
 from infogan.config import RunConfig
 from infogan.errors import InfoGANError
 from infogan.reproduce.plan import PlannedRun, run_status
@@ -185,6 +186,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the summary here")
     parser.add_argument("--summary-only", action="store_true", help="train nothing; summarise what is there")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="a config override for every variant, e.g. --set train.device=cuda (execution fields "
+                        "such as the device, precision or compile mode leave the runs' results comparable)")
     args = parser.parse_args()
     variants, seeds = args.variants.split(","), [int(s) for s in args.seeds.split(",")]
     unknown = [v for v in variants if v not in VARIANTS]
@@ -194,7 +198,7 @@ def main() -> None:
         tasks = []
         for seed in seeds:  # seed by seed: a partial study already compares every variant
             for variant in variants:
-                cfg = variant_config(variant, seed, args.iterations, args.eval_every)
+                cfg = apply_settings(variant_config(variant, seed, args.iterations, args.eval_every), args.set)
                 run_dir = args.outdir / f"{variant}-seed{seed}"
                 done = all(_final_result(run_dir, m, args.iterations, kind_of(variant))
                            for m in FINAL_METRICS[kind_of(variant)])

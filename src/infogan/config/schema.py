@@ -177,6 +177,8 @@ class TrainConfig:
         seed: fixes every random number of the run.
         precision: "auto" (bf16 autocast where the hardware has it), "fp32" or "bf16".
         compile: wrap G and D in ``torch.compile`` (falls back to eager with a warning if it fails).
+        compile_mode: ``torch.compile``'s mode ("": the default; "reduce-overhead": CUDA graphs, for small
+            networks whose GPU steps are bound by kernel launches).
         device: "auto", "cpu", "cuda", "cuda:N".
         deterministic: use deterministic algorithms (bit-exact resume on CPU).
         nan_policy: "stop" on a non-finite loss, or "rollback" to the last snapshot with halved lrs.
@@ -198,6 +200,7 @@ class TrainConfig:
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     compile: bool = False
+    compile_mode: str = ""
     device: str = "auto"
     deterministic: bool = False
     nan_policy: Literal["stop", "rollback"] = "stop"
@@ -224,6 +227,7 @@ class TrainConfig:
         for name in ("compile", "deterministic", "sync_batchnorm"):
             _typed(name, getattr(self, name), bool)
         _typed("device", self.device, str)
+        _choice("compile_mode", self.compile_mode, ("", "default", "reduce-overhead", "max-autotune"))
         _choice("sampling", self.sampling, ("uniform", "epoch"))
         if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or self.eval_every < 0 or (
                 self.eval_every and self.eval_every % self.tick):

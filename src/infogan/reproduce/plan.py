@@ -19,8 +19,8 @@ EXPERIMENTS = ("mnist",)  # experiments with a reproduction recipe (Figure 1, Fi
 DEFAULT_TICK = 20  # stats every 20 iterations: Figure 1 resolves the first few hundred iterations
 DEFAULT_BASELINE_ITERATIONS = 1000  # Figure 1's horizon; the baseline is only needed that far
 # Execution choices that may change between sessions of one run without changing the experiment.
-EXECUTION_FIELDS = {("data", "data_dir"), ("train", "device"), ("train", "compile"), ("train", "precision"),
-                    ("train", "deterministic"), ("train", "sync_batchnorm")}
+EXECUTION_FIELDS = {("data", "data_dir"), ("train", "device"), ("train", "compile"), ("train", "compile_mode"),
+                    ("train", "precision"), ("train", "deterministic"), ("train", "sync_batchnorm")}
 
 
 @dataclass(frozen=True)

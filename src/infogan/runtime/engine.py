@@ -58,6 +58,7 @@ class Engine:
         if tc.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         engine = cls(device=device, amp_dtype=resolve_precision(tc.precision, device), compile=tc.compile,
+                     compile_mode=tc.compile_mode or None,
                      channels_last=speed.prefers_channels_last(device), sync_batchnorm=tc.sync_batchnorm)
         if info is None:
             return engine

@@ -72,7 +72,7 @@ def test_the_library_and_the_command_line_train_the_same_config(preset, capsys):
 @pytest.mark.parametrize("args, message", [
     (["train", "--preset", "nope"], "unknown preset"),
     (["train", "--latent", "cat1", "--dry-run"], "k >= 2"),
-    (["train", "--batch-size", "0", "--dry-run"], "batch_size"),
+    (["train", "--batch-size", "0", "--dry-run"], "--batch-size"),
     (["train", "--preset", "mnist", "--schedule", "long", "--dry-run"], "no schedule"),
     (["eval", "/nonexistent/run"], "no snapshot"),
 ])

@@ -8,6 +8,7 @@ import os
 import pickle
 import socket
 import struct
+import threading
 import zipfile
 
 import numpy as np
@@ -80,6 +81,38 @@ def test_corrupt_cache_is_refetched(fake_source):
     again = mnist.load_mnist("train", data_dir)
     assert len(calls) == 2
     np.testing.assert_array_equal(again.images[:, 0].numpy(), expected["train-images-idx3-ubyte"])
+
+
+def test_concurrent_fetches_share_one_cache(fake_source, monkeypatch):
+    """Two processes of one study fetch at once: each stages under its own name, both end with the files."""
+    data_dir, expected, _, _ = fake_source
+    both_written = threading.Barrier(2, timeout=20)
+    real_write = mnist.write_idx
+
+    def write_then_wait(path, array):  # both fetches hold a staged file before either renames it
+        out = real_write(path, array)
+        both_written.wait()
+        return out
+
+    monkeypatch.setattr(mnist, "write_idx", write_then_wait)
+    errors: list[BaseException] = []
+
+    def fetch():
+        try:
+            mnist.fetch_mnist(data_dir, progress=False)
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=fetch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    folder = data_dir / "mnist"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(expected)  # no staging file left
+    for name, array in expected.items():
+        assert (folder / name).read_bytes() == _idx_bytes(array)
 
 
 def test_download_false_says_how(tmp_path, fake_source):

@@ -105,7 +105,7 @@ def test_encode_cluster_links_and_name_clashes(tiny_trained_run, image_folder, t
     (["nowhere/at/all"], "is not an existing file or folder, nor a dataset"),
     (["mnist:validation"], "split"),
     (["fake:test", "--cluster-dir", "CLU", "--cluster-code", "c2"], "--cluster-code 'c2' is not a categorical code"),
-    (["fake:test", "--batch-size", "0"], "--batch-size must be >= 1"),
+    (["fake:test", "--batch-size", "0"], "argument --batch-size: must be an integer in 1..4,096"),
 ])
 def test_encode_errors(tiny_trained_run, tmp_path, capsys, args, message):
     args = [a.replace("CLU", str(tmp_path / "c")) for a in args]

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 from conftest import _build_tiny
+from hostile import one_line_error
 
 import infogan
 from infogan import snapshot
-from infogan.cli import main
 from infogan.data.idx import idx_image_data, read_idx, write_idx
 from infogan.errors import CheckpointError, ConfigError, DataError, InfoGANError
 from infogan.models import register
@@ -31,15 +31,6 @@ from infogan.inference.generate import encode
 def _one_thread():
     torch.set_num_threads(1)  # tiny models: a second thread only adds synchronisation
     yield
-
-
-def one_line_error(capsys, argv: list[str], expected: str) -> str:
-    """Run the CLI in process: exit 2, one ``infogan: error:`` line on stderr containing ``expected``."""
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("infogan: error: ") and expected in err, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -172,10 +163,10 @@ def test_malformed_config_file_is_one_line(tmp_path, capsys, name):
     (["--latent", "noise62,cat1"], "k >= 2"),
     (["--latent", "noise62,cat10:lambda=-3"], "lambda must be a finite number >= 0"),
     (["--latent", "noise" + "9" * 5000], "bad latent item"),
-    (["--batch-size", "0"], "batch_size must be a positive integer"),
-    (["--iterations", "-5"], "iterations must be a positive integer"),
-    (["--lr-g", "-1"], "lr_g must be a positive number"),
-    (["--subset", "-1"], "subset must be an integer >= 0"),
+    (["--batch-size", "0"], "argument --batch-size: must be an integer in 1..65,536, got '0'"),
+    (["--iterations", "-5"], "argument --iterations: must be an integer in 1..1,000,000,000, got '-5'"),
+    (["--lr-g", "-1"], "argument --lr-g: must be a finite number in (0, 1], got '-1'"),
+    (["--subset", "-1"], "argument --subset: must be an integer in 0..1,000,000,000, got '-1'"),
     (["--config", "/nonexistent/config.json"], "cannot read --config"),
     (["--config", "/"], "cannot read --config"),
 ])
@@ -267,7 +258,17 @@ def test_resume_state_from_another_latent_layout_is_refused(tmp_path, tiny_run, 
     state["config"] = infogan.RunConfig.from_json(state["config"]).replace(
         model={"latent": infogan.parse_latent("noise62,cat10,unif3")}).to_json()
     torch.save(state, run / "state.pt")
-    one_line_error(capsys, _resume(run), "does not fit this architecture/latent layout: shape mismatch G.0.0.weight")
+    err = one_line_error(capsys, _resume(run), "state.pt belongs to another run: its config differs from")
+    assert "config.json (model.latent 'noise62:uniform,cat10" in err
+
+
+def test_resume_state_whose_weights_do_not_fit_is_refused(tmp_path, tiny_run, capsys):
+    run = _copy_run(tiny_run, tmp_path)
+    state = torch.load(run / "state.pt", weights_only=True)  # the raw dict, to tamper with
+    state["model"]["G.0.0.weight"] = torch.zeros(64, 69)
+    torch.save(state, run / "state.pt")
+    one_line_error(capsys, _resume(run), "does not fit this architecture/latent layout: shape mismatch G.0.0.weight: "
+                                         "checkpoint (64, 69) vs model (64, 74)")
 
 
 def test_resume_state_with_foreign_optimiser_state_is_refused(tmp_path, tiny_run, capsys):

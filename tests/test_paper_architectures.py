@@ -189,7 +189,7 @@ def test_stride1_conv_keeps_size_with_4x4_kernel():
                                              ("chairs", (1, 60, 60), (3, 32, 32))])
 def test_image_size_must_fit_the_strides(arch, bad, good):
     latent = "noise10,cat10,unif2"
-    with pytest.raises(ConfigError, match=f"the {arch} architecture needs"):
+    with pytest.raises(ConfigError, match=f"architecture '{arch}' handles image sides"):
         build_model(ModelConfig(arch=arch, latent=latent, image_shape=bad))
     model = build_model(ModelConfig(arch=arch, latent=latent, image_shape=good)).eval()
     with torch.no_grad():

@@ -164,7 +164,7 @@ def test_parallel_worker_failure_is_one_line_per_run(tmp_path, capfd):
         assert f"{name}: error: image folder {missing} does not exist" in err
     assert "training failed for fake-seed0 (exit code 2), fake-baseline-seed0 (exit code 2)" in err
     assert main(_parallel_args(config, tmp_path / "repro", "--jobs", "0")) == 2
-    assert "--jobs must be at least 1" in capfd.readouterr().err
+    assert "argument --jobs: must be an integer in 1..256, got '0'" in capfd.readouterr().err
 
 
 def test_parallel_stop_on_sigint_saves_every_running_run(tmp_path):

@@ -228,9 +228,9 @@ def test_explore_command_opens_the_browser_unless_told_not_to(tiny_trained_run, 
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--port", "70000"], "--port must be in 0..65535"),
-    (["--span", "0"], "--span must be in (0, 10]"),
-    (["--threads", "0"], "--threads must be an integer >= 1"),
+    (["--port", "70000"], "argument --port: must be an integer in 0..65,535"),
+    (["--span", "0"], "argument --span: must be a finite number in (0, 10]"),
+    (["--threads", "0"], "argument --threads: must be an integer in 1..1,024"),
 ])
 def test_explore_command_errors(tiny_trained_run, capsys, args, message):
     assert main(["explore", str(tiny_trained_run), "--no-browser", *args]) == 2

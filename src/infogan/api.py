@@ -115,8 +115,9 @@ def write_samples(run: str | os.PathLike, *, out: str | os.PathLike | None = Non
 
     model = snapshot.load(run)
     latent = model.spec.sample(n, generator=torch.Generator().manual_seed(seed))
+    root = None if out else _default_folder(run, "")  # inside the run folder: no write through its links
     out = Path(out) if out else _default_folder(run, "samples") / f"sample-seed{seed}.png"
-    return save_grid(sample_sheet(model, latent), out, scale=scale)
+    return save_grid(sample_sheet(model, latent), out, scale=scale, root=root)
 
 
 def write_traversals(run: str | os.PathLike, *, outdir: str | os.PathLike | None = None,
@@ -134,14 +135,15 @@ def write_traversals(run: str | os.PathLike, *, outdir: str | os.PathLike | None
     if unknown:
         raise ConfigError(f"unknown code(s) {unknown}; this model has {', '.join(names)}")
     folder = Path(outdir) if outdir else _default_folder(run, "traversals")
+    root = None if outdir else _default_folder(run, "")  # inside the run folder: no write through its links
     paths = []
     for c in wanted:
         index = names.index(c)
         paths.append(save_grid(traversal_sheet(model, index, steps=steps, span=span, seed=seed),
-                               folder / f"traverse-{c}.png", scale=scale))
+                               folder / f"traverse-{c}.png", scale=scale, root=root))
         if gif and isinstance(model.spec.codes[index], Continuous):
             paths.append(save_gif(traversal_frames(model, index, frames=frames, span=span, seed=seed),
-                                  folder / f"traverse-{c}.gif", scale=scale))
+                                  folder / f"traverse-{c}.gif", scale=scale, root=root))
     return paths
 
 
@@ -165,5 +167,6 @@ def finish_run(run_dir: str | os.PathLike, *, echo: Callable[[str], None] = prin
 
 
 def _default_folder(run: str | os.PathLike, name: str) -> Path:
+    """``name`` inside the run folder (the snapshot's folder when ``run`` is a snapshot file)."""
     run = Path(run)
-    return (run if run.is_dir() else run.parent) / name
+    return (run if run.is_dir() else run.parent) / name if name else (run if run.is_dir() else run.parent)

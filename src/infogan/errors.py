@@ -26,3 +26,8 @@ class CheckpointError(InfoGANError):
 
 class TrainingError(InfoGANError):
     """Training cannot go on (a non-finite loss, an unwritable run folder, ...)."""
+
+
+class UnsafeFileError(InfoGANError):
+    """A path the project would read or write is not what it must be: a symbolic link, FIFO, device or folder
+    where a regular file belongs, a link inside a run folder, or a file larger than any real one."""

@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 from infogan import snapshot
+from infogan.cli.args import bounded_int
 from infogan.errors import ConfigError
 from infogan.inference.encode import TABLE_FORMATS, encode_inputs
 from infogan.storage import atomic_path
+
+MAX_BATCH = 4096  # images per Q call
 
 
 def add_parser(subparsers) -> None:
@@ -27,15 +30,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--link", action="store_true", help="symlink instead of copying into --cluster-dir")
     p.add_argument("--crop", choices=["center"], help="take the centred square before resizing (default: "
                    "stretch)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH), default=256, help="images per Q call")
     p.add_argument("--data-dir", help="dataset cache folder")
     p.set_defaults(func=_encode_command)
 
 
 def _encode_command(args: argparse.Namespace) -> int:
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     fmt = args.format or ("jsonl" if args.out and args.out.suffix in (".jsonl", ".json") else "csv")
+    if args.out:
+        _check_output(args.out, args.inputs)
     model = snapshot.load(args.run)
 
     def report(file: str, reason: str) -> None:
@@ -59,3 +62,20 @@ def _encode_command(args: argparse.Namespace) -> int:
         sizes = ", ".join(f"{k}: {v}" for k, v in summary.clusters.items())
         print(f"infogan: clusters in {args.cluster_dir} ({sizes})", file=sys.stderr)
     return 0
+
+
+def _check_output(out: Path, inputs: list[str]) -> None:
+    """Refuse a table path that is one of the input images (a file given, or an image in a folder given):
+    writing the table would replace it."""
+    from infogan.data.imagefolder import EXTENSIONS
+
+    if not out.exists():
+        return
+    for text in inputs:
+        path = Path(text).expanduser()
+        same = path.is_file() and os.path.samefile(path, out)
+        inside = path.is_dir() and out.suffix.lower() in EXTENSIONS and \
+            os.path.commonpath([path.resolve(), out.resolve()]) == str(path.resolve())
+        if same or inside:
+            raise ConfigError(f"--out {out} is one of the input images ({text}); writing the table there would "
+                              "replace it: choose another --out, e.g. codes.csv")

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from infogan.api import evaluate_run, format_results
+from infogan.cli.args import bounded_int
+from infogan.config.schema import EVAL_SAMPLES
 from infogan.errors import ConfigError
 from infogan.metrics import METRICS
 
@@ -17,7 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--metrics", help="comma-separated metric names (default: all that apply)")
     p.add_argument("--data", help="evaluation dataset (default: the run's dataset)")
     p.add_argument("--data-dir")
-    p.add_argument("--samples", type=int, help="sample count for sampling-based metrics (names the protocol)")
+    p.add_argument("--samples", type=bounded_int(*EVAL_SAMPLES), help="sample count for sampling-based metrics "
+                   "(names the protocol)")
     p.add_argument("--features", choices=("mnistnet", "dspritesnet", "inception"),
                    help="feature space of fid/kid/prd (default: the digit network on MNIST, the shape classifier on "
                    "dSprites, Inception elsewhere)")
@@ -36,7 +39,7 @@ def _eval(args) -> int:
         raise ConfigError("infogan eval needs a run folder or snapshot file: infogan eval RUN [--metrics ...] "
                           "(infogan eval --list shows the metrics)")
     names = args.metrics.split(",") if args.metrics else None
-    options = {"num_samples": args.samples} if args.samples else {}
+    options = {"num_samples": args.samples} if args.samples is not None else {}
     options.update({k: v for k, v in (("features", args.features), ("inception_weights", args.inception_weights)) if v})
     results = evaluate_run(args.run, names, dataset=args.data, data_dir=args.data_dir, **options)
     if args.json:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from infogan.cli import args as shared_args
 from infogan.cli import (
     encode,
     evaluate,
@@ -22,13 +23,13 @@ COMMANDS = (train, evaluate, sheets, reproduce, report, explore, encode, export)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; user errors print one line and exit 2, Ctrl-C exits 130."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "func"):
-        parser.print_help()
-        return 2
+    """Run one command; user errors (a bad flag or value too) print one line and exit 2, Ctrl-C exits 130."""
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "func"):
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except InfoGANError as exc:
         print(f"infogan: error: {exc}", file=sys.stderr)
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``infogan`` parser."""
-    parser = argparse.ArgumentParser(prog="infogan", description="InfoGAN (Chen et al. 2016) in PyTorch.")
+    parser = shared_args.Parser(prog="infogan", description="InfoGAN (Chen et al. 2016) in PyTorch.")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(sub)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from infogan.cli.args import bounded_int
 from infogan.reproduce.report import build_report
 from infogan.runtime.device import resolve_device
 
@@ -15,7 +16,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN",
                    help="run folders, or a folder of run folders (e.g. a reproduction's --outdir)")
     p.add_argument("--out", type=Path, help="report folder (default: report/ beside the runs)")
-    p.add_argument("--attribute-draws", type=int, default=200,
+    p.add_argument("--attribute-draws", type=bounded_int(1, 100_000), default=200,
                    help="draws per continuous code for the slant/width measures (default 200)")
     p.add_argument("--device", default="cpu", help="where to evaluate snapshots: cpu (default), cuda")
     p.add_argument("--quality-samples", type=int, default=10_000,

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from infogan.cli.args import add_config_arguments, config_from_args
+from infogan.cli.args import (
+    THREADS,
+    add_config_arguments,
+    bounded_int,
+    config_from_args,
+)
 from infogan.config import RunConfig
+from infogan.config.schema import EVAL_SAMPLES, MAX_ITERATIONS
 from infogan.errors import ConfigError
 from infogan.reproduce.plan import (
     DEFAULT_BASELINE_ITERATIONS,
@@ -24,17 +30,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               "then write report.html/report.md (resumable)")
     p.add_argument("experiment", choices=EXPERIMENTS, help="the paper experiment to reproduce")
     add_config_arguments(p)
-    p.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5; --seed sets the first, default 0)")
-    p.add_argument("--baseline-iterations", type=int, default=DEFAULT_BASELINE_ITERATIONS,
+    p.add_argument("--seeds", type=bounded_int(1, 1000), default=5, help="number of seeds (default 5; --seed sets the first, default 0)")
+    p.add_argument("--baseline-iterations", type=bounded_int(0, MAX_ITERATIONS), default=DEFAULT_BASELINE_ITERATIONS,
                    help=f"iterations of each GAN baseline, Figure 1's horizon (default {DEFAULT_BASELINE_ITERATIONS}; "
                    "0 = none)")
     p.add_argument("--outdir", type=Path, help="reproduction folder (default runs/reproduce-<preset>)")
-    p.add_argument("--attribute-draws", type=int, default=200, help="draws per continuous code in the report")
-    p.add_argument("--quality-samples", type=int, default=10_000,
+    p.add_argument("--attribute-draws", type=bounded_int(1, 100_000), default=200,
+                   help="draws per continuous code in the report")
+    p.add_argument("--quality-samples", type=bounded_int(*EVAL_SAMPLES), default=10_000,
                    help="samples of the report's FID/KID/precision/recall/purity and L_I (default 10,000)")
-    p.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (default 1; "
+    p.add_argument("--jobs", type=bounded_int(1, 256), default=1, help="runs trained at once, each in its own process (default 1; "
                    "2 on a 2-core CPU finishes a reproduction sooner)")
-    p.add_argument("--threads-per-job", type=int, default=None,
+    p.add_argument("--threads-per-job", type=THREADS, default=None,
                    help="torch threads of each parallel run (default: cores / jobs)")
     p.add_argument("--no-report", action="store_true", help="train only")
     p.add_argument("--dry-run", action="store_true", help="print the planned runs and exit")

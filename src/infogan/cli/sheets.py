@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from infogan.api import write_samples, write_traversals
+from infogan.cli.args import SCALE, SEED, SPAN, bounded_int
+
+MAX_SAMPLES = 10_000  # images of one sample grid
+MAX_STEPS = 100  # columns of a traversal sheet
 
 
 def add_parser(sub) -> None:
@@ -18,9 +22,9 @@ def _add_sample(sub) -> None:
     p = sub.add_parser("sample", help="write a PNG grid of samples (rows = categories of the first code)")
     p.add_argument("run", type=Path)
     p.add_argument("--out", type=Path, help="output PNG (default RUN/samples/sample-seed<seed>.png)")
-    p.add_argument("--n", type=int, default=100, help="number of images (default 100)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scale", type=int, default=2, help="pixel upscaling of the PNG")
+    p.add_argument("--n", type=bounded_int(1, MAX_SAMPLES), default=100, help="number of images (default 100)")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--scale", type=SCALE, default=2, help="pixel upscaling of the PNG")
     p.set_defaults(func=_sample)
 
 
@@ -35,13 +39,14 @@ def _add_traverse(sub) -> None:
     p.add_argument("run", type=Path)
     p.add_argument("--outdir", type=Path, help="folder (default RUN/traversals)")
     p.add_argument("--codes", help="comma-separated code names (c1,c2,...; default all)")
-    p.add_argument("--span", type=float, default=2.0, help="continuous codes sweep [-span, span] (default 2)")
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--span", type=SPAN, default=2.0, help="continuous codes sweep [-span, span] (default 2)")
+    p.add_argument("--steps", type=bounded_int(2, MAX_STEPS), default=10, help="columns of a continuous code's "
+                   "sweep (default 10)")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--scale", type=SCALE, default=2)
     p.add_argument("--gif", action="store_true", help="also an animated GIF of each continuous code sweeping "
                    "from -span to span and back")
-    p.add_argument("--frames", type=int, default=24, help="values per sweep of the GIF (default 24)")
+    p.add_argument("--frames", type=bounded_int(2, MAX_STEPS), default=24, help="values per sweep of the GIF (default 24)")
     p.set_defaults(func=_traverse)
 
 

@@ -7,9 +7,13 @@ import sys
 from pathlib import Path
 
 from infogan.api import finish_run, train
-from infogan.cli.args import add_config_arguments, config_from_args
+from infogan.cli.args import add_config_arguments, config_from_args, given_config_flags
 from infogan.config.presets import MEASURED, PRESETS, get_preset, schedule_names
+from infogan.errors import ConfigError
 from infogan.runtime.distributed import is_main_process
+from infogan.training.session import resumed_config
+
+DEFAULT_OUTDIR = "runs"
 
 
 def schedules_help() -> str:
@@ -30,10 +34,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model (a new numbered run folder, or --resume RUN)",
                        epilog=schedules_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(p)
-    p.add_argument("--outdir", default="runs", help="parent of the numbered run folders (default ./runs)")
+    p.add_argument("--outdir", help=f"parent of the numbered run folders (default ./{DEFAULT_OUTDIR})")
     p.add_argument("--name", help="run folder suffix (default <preset>-seed<seed>)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run folder from its last state")
-    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config (with --resume: the config "
+                   "the resume trains with) and exit")
     p.add_argument("--no-eval", action="store_true", help="skip the final evaluation and traversal sheets")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--dist-backend", choices=["auto", "gloo", "nccl"], default="auto",
@@ -43,6 +48,10 @@ def add_parser(sub) -> None:
 
 def _train(args) -> int:
     if args.resume:
+        _check_resume_flags(args)
+        if args.dry_run:
+            print(resumed_config(args.resume, args.iterations).to_json())
+            return 0
         result = train(resume=args.resume, progress=not args.no_progress,
                        iterations=args.iterations, dist_backend=args.dist_backend)
     else:
@@ -53,7 +62,7 @@ def _train(args) -> int:
             print(f"{cfg.preset}: {t.iterations:,} iterations x {t.batch_size} = {t.iterations * t.batch_size:,} "
                   "images seen", file=sys.stderr)
             return 0
-        result = train(cfg, outdir=args.outdir, name=args.name, progress=not args.no_progress,
+        result = train(cfg, outdir=args.outdir or DEFAULT_OUTDIR, name=args.name, progress=not args.no_progress,
                        dist_backend=args.dist_backend)
     if not is_main_process():  # under torchrun, rank 0 alone reports, evaluates and writes sheets
         return 0
@@ -64,3 +73,14 @@ def _train(args) -> int:
     if not args.no_eval:
         finish_run(result.run_dir, echo=print)
     return 0
+
+
+def _check_resume_flags(args) -> None:
+    """A resume continues the run's own config: a flag that would change it cannot apply, so it is refused
+    instead of being ignored (``--iterations`` alone may change: it extends the run)."""
+    ignored = given_config_flags(args, allowed=("iterations",))
+    ignored += [flag for flag, value in (("--outdir", args.outdir), ("--name", args.name)) if value is not None]
+    if ignored:
+        raise ConfigError(f"{', '.join(ignored)} cannot apply to --resume: the run continues with the config it "
+                          f"was started with ({args.resume}/config.json; only --iterations changes, to extend it); "
+                          "drop them, or start a new run with them")

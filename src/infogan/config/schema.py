@@ -13,31 +13,26 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from infogan.config.checks import check_keys as _check_keys
+from infogan.config.checks import choice as _choice
+from infogan.config.checks import integer_in as _integer_in
+from infogan.config.checks import positive as _positive
+from infogan.config.checks import typed as _typed
+from infogan.errors import ConfigError
 from infogan.latent.spec import LatentSpec
 from infogan.latent.syntax import parse_latent
-from infogan.errors import ConfigError
 
 
-def _positive(name: str, value: Any, *, integer: bool = False) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0 or (
-            not integer and not math.isfinite(value)):
-        raise ConfigError(f"{name} must be a {'positive integer' if integer else 'positive number'}, "
-                          f"got {value!r}")
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-
-
-def _typed(name: str, value: Any, kind: type, *, optional: bool = False) -> None:
-    """Refuse a value of the wrong JSON type (else e.g. "no" would read as True)."""
-    if optional and value is None:
-        return
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ConfigError(f"{name} must be {'true or false' if kind is bool else 'a ' + kind.__name__}, "
-                          f"got {value!r}")
+# Bounds on sizes a config may ask for: a config or snapshot from elsewhere decides what is allocated, so
+# absurd sizes are refused before anything is built.
+MAX_IMAGE_SIDE = 1024  # 16 x the paper's largest images (64 x 64); G's and D's layers scale with the area
+MAX_CHANNELS = 4  # greyscale, RGB (and an alpha channel); the data loaders make 1 or 3
+MAX_ITERATIONS = 10**9  # a billion updates is years at any speed; also bounds the steps read from files
+MAX_BATCH_SIZE = 65_536  # far beyond the paper's 64-128; a batch is allocated whole at every step
+MAX_SEED = 2**32 - 1  # seeds are combined with the rank and step into 64-bit generator seeds
+MAX_SUBSET = 10**9  # more images than any dataset here holds
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few kB; anything larger is not one
+EVAL_SAMPLES = (100, 100_000)  # samples of one evaluation: fewer say nothing, more than 10 x the protocols'
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,7 @@ class ModelConfig:
         if len(self.image_shape) != 3:
             raise ConfigError(f"image_shape must be (C, H, W), got {self.image_shape!r}")
         for i, v in enumerate(self.image_shape):
-            _positive(f"image_shape[{i}]", v, integer=True)
+            _positive(f"image_shape[{i}]", v, integer=True, top=MAX_CHANNELS if i == 0 else MAX_IMAGE_SIDE)
         if not (isinstance(self.leaky_slope, (int, float)) and 0 <= self.leaky_slope < 1):
             raise ConfigError(f"leaky_slope must be in [0, 1), got {self.leaky_slope!r}")
         if self.output not in ("sigmoid", "tanh"):
@@ -211,15 +206,16 @@ class TrainConfig:
     eval_metrics: str = ""
 
     def __post_init__(self) -> None:
-        _positive("iterations", self.iterations, integer=True)
-        _positive("batch_size", self.batch_size, integer=True)
-        _positive("tick", self.tick, integer=True)
-        _positive("snapshot_every", self.snapshot_every, integer=True)
+        _positive("iterations", self.iterations, integer=True, top=MAX_ITERATIONS)
+        _positive("batch_size", self.batch_size, integer=True, top=MAX_BATCH_SIZE)
+        _positive("tick", self.tick, integer=True, top=MAX_ITERATIONS)
+        _positive("snapshot_every", self.snapshot_every, integer=True, top=MAX_ITERATIONS)
         if self.snapshot_every % self.tick:
             raise ConfigError(f"snapshot_every ({self.snapshot_every}) must be a multiple of tick "
                               f"({self.tick}) so that resume lands on a tick boundary")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+        _integer_in("seed", self.seed, 0, MAX_SEED)
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.nan_policy not in ("stop", "rollback"):
@@ -229,12 +225,10 @@ class TrainConfig:
         _typed("device", self.device, str)
         _choice("compile_mode", self.compile_mode, ("", "default", "reduce-overhead", "max-autotune"))
         _choice("sampling", self.sampling, ("uniform", "epoch"))
-        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or self.eval_every < 0 or (
-                self.eval_every and self.eval_every % self.tick):
+        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or not (
+                0 <= self.eval_every <= MAX_ITERATIONS) or (self.eval_every and self.eval_every % self.tick):
             raise ConfigError(f"eval_every must be 0 or a multiple of tick ({self.tick}), got {self.eval_every!r}")
-        if isinstance(self.eval_samples, bool) or not isinstance(self.eval_samples, int) or not (
-                100 <= self.eval_samples <= 100_000):
-            raise ConfigError(f"eval_samples must be an integer in 100..100000, got {self.eval_samples!r}")
+        _integer_in("eval_samples", self.eval_samples, *EVAL_SAMPLES)
         _typed("eval_metrics", self.eval_metrics, str)
 
 
@@ -258,6 +252,7 @@ class DataConfig:
             raise ConfigError(f"dataset must be a non-empty string, got {self.dataset!r}")
         if not isinstance(self.subset, int) or isinstance(self.subset, bool) or self.subset < 0:
             raise ConfigError(f"subset must be an integer >= 0, got {self.subset!r}")
+        _integer_in("subset", self.subset, 0, MAX_SUBSET)
         _typed("data_dir", self.data_dir, str, optional=True)
 
 
@@ -353,8 +348,3 @@ class RunConfig:
             changes[name] = dataclasses.replace(current, **updates)
         return dataclasses.replace(self, **changes)
 
-
-def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}")

@@ -5,7 +5,10 @@ big-endian uint32 per dimension, then the values in row-major order, big-endian.
 the reader tells raw from gzip by the magic bytes, not by the file name.
 
 The reader refuses anything that does not add up exactly (wrong magic, unknown type code, truncated
-or trailing data, a broken gzip stream) with a :class:`DataError` that names the file.
+or trailing data, a broken gzip stream) with a :class:`DataError` that names the file. It reads regular files
+only and never holds more than the header announces: a gzip stream is decompressed step by step, its header
+first, and stops once it yields more than that (a decompression bomb), and no header may announce more than
+``MAX_IDX_BYTES``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ import numpy as np
 import torch
 
 from infogan.data.base import ImageData
-from infogan.errors import DataError
-from infogan.storage import atomic_open
+from infogan.errors import DataError, UnsafeFileError
+from infogan.storage import atomic_open, open_regular
 
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_IDX_BYTES = 1 << 30  # 20 x MNIST's training images; EMNIST's largest split (640 MB) still fits
+_MAX_HEADER = 4 + 4 * 255
+_CHUNK = 1 << 16  # compressed bytes per decompression step: at most ~64 MiB of output each (deflate <= 1032:1)
 
 # IDX type code -> big-endian numpy dtype
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -52,11 +58,17 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            buf = bytearray(os.fstat(f.fileno()).st_size)
+        with os.fdopen(open_regular(path), "rb") as f:  # a FIFO or device is refused, not waited on
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_IDX_BYTES + _MAX_HEADER:
+                raise DataError(f"{path} is {size:,} bytes, more than an IDX file infogan reads "
+                                f"({MAX_IDX_BYTES:,} bytes of data); it is not an MNIST-style file")
+            buf = bytearray(size)
             f.readinto(buf)  # bytearray: numpy views of it are writable, so no extra copy later
     except OSError as e:
         raise DataError(f"cannot read IDX file {path}: {e.strerror or e}") from None
+    except UnsafeFileError as e:
+        raise DataError(f"cannot read IDX file: {e}") from None
     return parse_idx(buf, str(path))
 
 
@@ -74,10 +86,7 @@ def parse_idx(buf: bytes | bytearray, source: str = "<bytes>") -> np.ndarray:
         DataError: any structural problem, naming ``source``.
     """
     if bytes(buf[:2]) == GZIP_MAGIC:
-        try:
-            buf = bytearray(gzip.decompress(buf))
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{source}: corrupt gzip data ({e}); delete the file and fetch it again") from None
+        buf = _gunzip(buf, source)
     if len(buf) < 4:
         raise DataError(f"{source}: too short to be an IDX file ({len(buf)} bytes)")
     zero, code, ndim = struct.unpack(">HBB", bytes(buf[:4]))
@@ -99,6 +108,9 @@ def parse_idx(buf: bytes | bytearray, source: str = "<bytes>") -> np.ndarray:
         )
     if actual > expected:
         raise DataError(f"{source}: {actual - expected} unexpected trailing bytes after IDX data {dims}")
+    if expected > MAX_IDX_BYTES:
+        raise DataError(f"{source}: IDX header {dims} announces {expected:,} bytes, more than {MAX_IDX_BYTES:,}; "
+                        "the header is corrupt or the file is not one infogan reads")
     nonzero = math.prod(d for d in dims if d) * dtype.itemsize
     if nonzero >= np.iinfo(np.intp).max:  # an empty array whose other dimensions numpy cannot even address
         raise DataError(f"{source}: IDX dimensions {dims} are too large for an array; the header is corrupt")
@@ -108,6 +120,56 @@ def parse_idx(buf: bytes | bytearray, source: str = "<bytes>") -> np.ndarray:
     elif not array.flags.writeable:
         array = array.copy()
     return array
+
+
+def _announced(head: bytes | bytearray) -> int | None:
+    """Header plus data bytes that the first bytes of an IDX file announce; None while too few bytes are there
+    to tell, 0 for a header that is not IDX (parse_idx then names what is wrong)."""
+    if len(head) < 4:
+        return None
+    if head[0] or head[1] or head[2] not in IDX_DTYPES or head[3] == 0:
+        return 0
+    header = 4 + 4 * head[3]
+    if len(head) < header:
+        return None
+    dims = struct.unpack(f">{head[3]}I", bytes(head[4:header]))
+    return header + math.prod(dims) * IDX_DTYPES[head[2]].itemsize
+
+
+def _gunzip(buf: bytes | bytearray, source: str) -> bytearray:
+    """Decompress gzip member after member (as ``gzip.decompress`` does), never further than the IDX header
+    inside announces: more output than that is refused as soon as it appears (a decompression bomb).
+
+    Raises:
+        DataError: corrupt or truncated gzip data, or more data than the header announces.
+    """
+    view, out, pos = memoryview(buf), bytearray(), 0
+    inflate, total = zlib.decompressobj(16 + zlib.MAX_WBITS), None
+    try:
+        while True:
+            if inflate.eof:  # a member ended: padding zeros, then another member or the end
+                pos -= len(inflate.unused_data)
+                while pos < len(view) and view[pos] == 0:
+                    pos += 1
+                if pos >= len(view):
+                    return out
+                inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            if pos >= len(view):
+                raise DataError(f"{source}: corrupt gzip data (the stream ends early); delete the file and fetch it again")
+            chunk = view[pos:pos + _CHUNK]
+            pos += len(chunk)
+            out += inflate.decompress(chunk)
+            total = _announced(out) if total is None else total
+            if total == 0:
+                return out  # not an IDX header: parse_idx names the problem
+            if total is not None and total - _MAX_HEADER > MAX_IDX_BYTES:
+                raise DataError(f"{source}: IDX header announces {total:,} bytes, more than {MAX_IDX_BYTES:,}; the "
+                                "header is corrupt or the file is not one infogan reads")
+            if total is not None and len(out) > total:
+                raise DataError(f"{source}: the gzip stream holds more than the {total:,} bytes its IDX header "
+                                "announces (trailing data, or a decompression bomb); delete the file and fetch it again")
+    except zlib.error as e:
+        raise DataError(f"{source}: corrupt gzip data ({e}); delete the file and fetch it again") from None
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:

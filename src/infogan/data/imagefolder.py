@@ -1,9 +1,12 @@
 """Any folder of images as an :class:`ImageData`, decoded once and cached.
 
 The folder is scanned recursively for png, jpg, jpeg, bmp, gif and webp files (case-insensitive, in
-sorted path order). Each image is decoded with Pillow, converted to greyscale ("L") or "RGB" (an
-alpha channel is dropped, a GIF contributes its first frame), optionally center-cropped to a square,
-and resized with Lanczos filtering (antialiased when shrinking).
+sorted path order; regular files only, a linked folder once however many links and loops lead to it).
+Each image is decoded with Pillow (:func:`decode_image`, also used by ``infogan encode`` and the explorer),
+converted to greyscale ("L") or "RGB" (an alpha channel is dropped, a GIF contributes its first frame,
+16-bit greyscale is rescaled by its bit depth, not clipped), optionally center-cropped to a square, and
+resized with Lanczos filtering (antialiased when shrinking). Images of more than ``MAX_IMAGE_PIXELS`` are
+refused before they are decoded (decompression bombs).
 
 The result is cached under ``default_data_dir(data_dir) / "imagefolder-cache" / <key>``, where the
 key hashes the folder's absolute path, every file's relative name, size and modification time, and
@@ -13,9 +16,11 @@ touching, adding or removing any image changes the key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import stat
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,12 +31,16 @@ from PIL import Image
 from tqdm import tqdm
 
 from infogan.data.base import ImageData, default_data_dir
-from infogan.errors import DataError, TrainingError
-from infogan.storage import atomic_open
+from infogan.errors import DataError, TrainingError, UnsafeFileError
+from infogan.storage import atomic_open, open_regular
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-CACHE_VERSION = 1  # bump when preprocessing changes, so old caches are not reused
+CACHE_VERSION = 2  # bump when preprocessing changes, so old caches are not reused (2: 16-bit greyscale rescaled)
 _MODES = {1: "L", 3: "RGB"}
+# Pixels of one image, checked from its header before decoding: 16 megapixels (a 4096 x 4096 photo) is far
+# beyond what is resized to 28-64 pixels here, and a fifth of Pillow's own limit, whose images take 1.4 GB.
+MAX_IMAGE_PIXELS = 4096 * 4096
+_BIT_DEPTH = {"I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16}  # greyscale modes wider than 8 bits
 
 
 def load_image_folder(
@@ -115,34 +124,65 @@ def load_image_folder(
 def scan_images(root: Path) -> list[Path]:
     """All image files under ``root`` (recursive, case-insensitive extensions), sorted by path.
 
+    Links to folders are followed, but every folder is scanned once: a link loop (a folder linking to itself
+    or to a parent) or a second link to a folder already scanned adds nothing. Only regular files are listed
+    (a FIFO named ``x.png`` would block the decoder).
+
     Args:
         root: an existing folder.
 
     Returns:
         Sorted list of file paths.
     """
-    found = []
+    found, seen = [], set()
     for folder, dirs, names in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:  # reached again through a link: scanned already
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirs.sort()
-        found.extend(Path(folder) / n for n in names if n.lower().endswith(EXTENSIONS))
+        for name in names:
+            if name.lower().endswith(EXTENSIONS) and _is_regular(Path(folder) / name):
+                found.append(Path(folder) / name)
     return sorted(found)
 
 
-def decode_image(path: Path, *, size: int, channels: int, crop: str | int | None) -> np.ndarray | None:
-    """Decode, convert, crop and resize one image.
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def decode_image(path, *, size: int, channels: int, crop: str | int | None) -> np.ndarray | None:
+    """Decode, convert, crop and resize one image: the one decoder of image files (image folders,
+    ``infogan encode``, the explorer's uploads).
 
     Args:
-        path: the image file.
+        path: the image file (a regular file: a FIFO or device is refused), or an open binary stream.
         size: output side in pixels.
         channels: 1 or 3.
         crop: see :func:`load_image_folder`.
 
     Returns:
-        uint8 array (size, size, channels), or None if Pillow cannot read the file.
+        uint8 array (size, size, channels), or None if Pillow cannot read the file or it has more than
+        ``MAX_IMAGE_PIXELS`` pixels.
     """
     try:
-        with Image.open(path) as img:
-            img = img.convert(_MODES[channels])
+        stream = os.fdopen(open_regular(path), "rb") if isinstance(path, (str, os.PathLike)) else path
+    except (OSError, UnsafeFileError):
+        return None
+    try:
+        with (stream if stream is not path else contextlib.nullcontext()), Image.open(stream) as img:
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                return None  # refused from the header, before anything is decoded
+            img = to_8bit(img).convert(_MODES[channels])
             width, height = img.size
             if crop is not None:
                 side = min(width, height) if crop == "center" else int(crop)
@@ -156,6 +196,22 @@ def decode_image(path: Path, *, size: int, channels: int, crop: str | int | None
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
         return None  # truncated, corrupt, or not an image despite the extension
     return pixels.reshape(size, size, channels)
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """Greyscale wider than 8 bits rescaled to "L" by its own bit depth, so that full range stays full range
+    (Pillow's convert("L") clips it: a 16-bit gradient would be 255 almost everywhere): 16 bits for the I;16
+    modes and for mode I from a PNG (older Pillow), 31 for other mode I images (32-bit signed); float images
+    ("F") are read as [0, 1]. Any other mode is returned as it is."""
+    if img.mode in _BIT_DEPTH or img.mode == "I":
+        depth = _BIT_DEPTH.get(img.mode, 16 if img.format == "PNG" else 31)
+        scale = 255.0 / (2**depth - 1)
+    elif img.mode == "F":
+        scale = 255.0
+    else:
+        return img
+    values = np.asarray(img, dtype=np.float64)  # (H, W)
+    return Image.fromarray(np.clip(np.rint(values * scale), 0, 255).astype(np.uint8), mode="L")
 
 
 def _check_options(root: Path, size: int, channels: int, crop: str | int | None) -> None:

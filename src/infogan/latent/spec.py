@@ -22,6 +22,13 @@ from infogan.errors import ConfigError
 LOG_STD_MIN = -5.0  # std >= e^-5 ~ 0.0067: keeps log Q finite when Q's std head saturates
 LOG_STD_MAX = 2.0  # std <= e^2 ~ 7.4: a wider posterior carries no information on a unit-range code
 LOG_2PI = math.log(2.0 * math.pi)
+# Bounds on the sizes a spec may ask for: G's first layer and Q's last one are as wide as the spec says, so a
+# spec from a file someone else wrote must not be able to ask for gigabytes before anything checks it.
+MAX_NOISE_DIM = 4096  # 30 x the paper's largest (128); a 4096 x 1024 first layer is 16 MiB
+MAX_CATEGORIES = 1000  # 50 x the paper's largest categorical code (20 chair types)
+MAX_CODES = 1000  # far beyond any experiment; bounds the work a hostile spec string can ask for
+MAX_WIDTH = 8192  # G's input and Q's output, all codes together: an 8192 x 1024 layer is 32 MiB
+MAX_SPAN = 10.0  # continuous codes are shown over [-span, span]; they train on [-1, 1] or N(0, 1)
 
 
 @dataclass(frozen=True)
@@ -37,8 +44,10 @@ class Noise:
     prior: Literal["uniform", "normal"] = "uniform"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dim, int) or self.dim < 0:
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 0:
             raise ConfigError(f"noise dim must be an integer >= 0, got {self.dim!r}")
+        if self.dim > MAX_NOISE_DIM:
+            raise ConfigError(f"noise dim {self.dim:,} is more than {MAX_NOISE_DIM:,}; use fewer noise dimensions")
         if self.prior not in ("uniform", "normal"):
             raise ConfigError(f"noise prior must be 'uniform' or 'normal', got {self.prior!r}")
 
@@ -57,8 +66,11 @@ class Categorical:
     kind: str = field(default="categorical", init=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.k, int) or self.k < 2:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 2:
             raise ConfigError(f"a categorical code needs k >= 2 categories, got {self.k!r}")
+        if self.k > MAX_CATEGORIES:
+            raise ConfigError(f"a categorical code of {self.k:,} categories is more than {MAX_CATEGORIES:,}; "
+                              "use fewer categories")
         _check_lambda(self.lambda_info)
 
     @property
@@ -154,11 +166,17 @@ class LatentSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.codes, tuple):
             object.__setattr__(self, "codes", tuple(self.codes))
+        if len(self.codes) > MAX_CODES:
+            raise ConfigError(f"the latent spec has {len(self.codes):,} codes, more than {MAX_CODES}; use fewer codes")
         for code in self.codes:
             if not isinstance(code, (Categorical, Continuous)):
                 raise ConfigError(f"unknown code {code!r}: use Categorical(k), Uniform() or Gaussian()")
         if self.noise.dim + sum(c.input_dim for c in self.codes) == 0:
             raise ConfigError("the latent spec is empty: give noise dimensions or at least one code")
+        for what, width in (("G's input", self.g_input_dim), ("Q's output", self.q_output_dim)):
+            if width > MAX_WIDTH:
+                raise ConfigError(f"the latent spec makes {what} {width:,} wide, more than {MAX_WIDTH:,}; use "
+                                  "fewer or smaller codes")
 
     # ----- sizes -------------------------------------------------------------------------------------
     @property
@@ -289,8 +307,11 @@ class LatentSpec:
             raise ConfigError(f"malformed latent spec {data!r}: expected an object with 'noise' and 'codes' only")
         try:
             noise = Noise(**data.get("noise", {}))
+            items = data.get("codes", [])
+            if isinstance(items, list) and len(items) > MAX_CODES:
+                raise ConfigError(f"the latent spec has {len(items):,} codes, more than {MAX_CODES}; use fewer codes")
             codes = []
-            for item in data.get("codes", []):
+            for item in items:
                 if not isinstance(item, dict):
                     raise TypeError(f"code {item!r} is not an object")
                 item = dict(item)

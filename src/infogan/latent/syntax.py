@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 
-from infogan.latent.spec import Categorical, Code, Continuous, LatentSpec, Noise
 from infogan.errors import ConfigError
+from infogan.latent.spec import MAX_CODES, Categorical, Code, Continuous, LatentSpec, Noise
 
 _ITEM = re.compile(r"^(noise|cat|unif|gauss)(\d{1,7})(?:x(\d{1,7}))?$")
-MAX_CODES = 1000  # far beyond any experiment; bounds the work a hostile spec string can ask for
+__all__ = ["MAX_CODES", "format_latent", "parse_latent"]
 
 
 def parse_latent(text: str) -> LatentSpec:

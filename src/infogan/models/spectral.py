@@ -9,6 +9,8 @@ through the iteration, and with :func:`set_spectral_norm_update` off it advances
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -37,7 +39,8 @@ class PowerIterationSN(nn.Module):
         self.update = True
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(weight.device.type, enabled=False):
+        # (no autocast on the meta device, where a model is built only to read its tensors' shapes)
+        with contextlib.nullcontext() if weight.is_meta else torch.autocast(weight.device.type, enabled=False):
             w = weight.float().reshape(weight.shape[0], -1)  # (out, fan_in); their (fan_in, out), transposed
             u = self.u.clone()  # (1, out)
             v = _l2normalize(u @ w)  # (1, fan_in)

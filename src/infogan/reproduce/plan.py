@@ -10,17 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from infogan.config import RunConfig
+from infogan.config import EXECUTION_FIELDS, RunConfig, config_differences
 from infogan.errors import ConfigError
 from infogan.training import state as resume_state
-from infogan.training.rundir import CONFIG_NAME
+from infogan.training.rundir import CONFIG_NAME, read_run_config
 
 EXPERIMENTS = ("mnist",)  # experiments with a reproduction recipe (Figure 1, Figure 2, the 5% claim)
 DEFAULT_TICK = 20  # stats every 20 iterations: Figure 1 resolves the first few hundred iterations
 DEFAULT_BASELINE_ITERATIONS = 1000  # Figure 1's horizon; the baseline is only needed that far
-# Execution choices that may change between sessions of one run without changing the experiment.
-EXECUTION_FIELDS = {("data", "data_dir"), ("train", "device"), ("train", "compile"), ("train", "compile_mode"),
-                    ("train", "precision"), ("train", "deterministic"), ("train", "sync_batchnorm")}
+__all__ = ["EXECUTION_FIELDS", "PlannedRun", "check_folder", "config_differences", "plan", "run_status"]
 
 
 @dataclass(frozen=True)
@@ -88,23 +86,10 @@ def check_folder(run_dir: Path, config: RunConfig) -> bool:
         return False
     if not (run_dir / CONFIG_NAME).is_file():
         raise ConfigError(f"{run_dir} exists but is not a run folder; move it away or choose another --outdir")
-    stored = RunConfig.from_json((run_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+    stored = read_run_config(run_dir)
     diff = config_differences(stored, config)
     if diff:
         raise ConfigError(f"{run_dir} was trained with a different config ({'; '.join(diff[:4])}); use the "
                           "same flags to continue it, or another --outdir for a new reproduction")
     return True
 
-
-def config_differences(stored: RunConfig, wanted: RunConfig) -> list[str]:
-    """Human-readable differences "section.field stored -> wanted", execution-only fields ignored."""
-    a, b = stored.to_dict(), wanted.to_dict()
-    out = []
-    for section in sorted(set(a) | set(b)):
-        x, y = a.get(section), b.get(section)
-        if isinstance(x, dict) and isinstance(y, dict):
-            out += [f"{section}.{k} {x.get(k)!r} -> {y.get(k)!r}" for k in sorted(set(x) | set(y))
-                    if x.get(k) != y.get(k) and (section, k) not in EXECUTION_FIELDS]
-        elif x != y:
-            out.append(f"{section} {x!r} -> {y!r}")
-    return out

@@ -60,10 +60,10 @@ def train_planned(run: PlannedRun, run_dir: Path, data_source: Callable, *, prog
 
 def _record_session(run_dir: Path, from_step: int, to_step: int, wall_s: float) -> None:
     """Append this training session (machine, steps, wall time) to the run's machine.json."""
-    from infogan.reproduce.report.runs import MACHINE_NAME, machine_info
+    from infogan.reproduce.report.runs import MACHINE_NAME, machine_info, read_sessions
 
     path = run_dir / MACHINE_NAME
-    sessions = json.loads(path.read_text())["sessions"] if path.exists() else []
+    sessions = read_sessions(run_dir)
     sessions.append({"machine": machine_info(), "from_step": from_step, "to_step": to_step,
                      "wall_s": round(wall_s, 2), "ended": time.strftime("%Y-%m-%dT%H:%M:%S")})
     atomic_write_text(path, json.dumps({"sessions": sessions}, indent=2) + "\n")

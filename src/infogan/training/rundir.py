@@ -1,7 +1,8 @@
 """Run folders: numbered, never overwritten (``runs/00007-mnist-seed0/``), and the files inside them.
 
 A process that trains in a run folder holds its lock (:func:`lock_run`), so two processes never write the
-same run; the lock goes with the process, however it ends (even SIGKILL).
+same run; the lock goes with the process, however it ends (even SIGKILL). A run folder from elsewhere is
+data: its files are read and written only as regular files, never through links (:func:`check_run_files`).
 """
 
 from __future__ import annotations
@@ -9,17 +10,21 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from infogan.config import RunConfig
+from infogan.config import RunConfig, read_config
 from infogan.errors import ConfigError, TrainingError
-from infogan.storage import atomic_write_text
+from infogan.storage import atomic_write_text, check_target, ensure_folder, open_regular
 
 CONFIG_NAME = "config.json"
 STATS_NAME = "stats.jsonl"
 LOCK_NAME = ".lock"
+SUBFOLDERS = ("samples", "traversals", "export")  # folders the project writes inside a run folder
 _NUMBERED = re.compile(r"^(\d{5})-")
+_OWN_FILES = re.compile(r"^(config\.json|stats\.jsonl|\.lock|state(\.prev)?\.pt|snapshot\.safetensors|machine\.json|"
+                        r"metric-.*\.jsonl|events\.out\.tfevents\..*)$")
 
 
 def create_run_dir(outdir: str | os.PathLike, config: RunConfig, *, desc: str | None = None) -> Path:
@@ -67,10 +72,36 @@ def create_run_dir(outdir: str | os.PathLike, config: RunConfig, *, desc: str | 
 def read_run_config(run_dir: str | os.PathLike) -> RunConfig:
     """The config.json of a run folder."""
     path = Path(run_dir) / CONFIG_NAME
-    if not path.exists():
+    if not os.path.lexists(path):
         raise ConfigError(f"{run_dir} is not a run folder (no {CONFIG_NAME}); give a folder made by "
                           "'infogan train'")
-    return RunConfig.from_json(path.read_text(encoding="utf-8"))
+    return read_config(path, follow=False, what=f"the run's {CONFIG_NAME}")
+
+
+def check_run_files(run_dir: str | os.PathLike) -> None:
+    """Refuse a run folder in which a file or folder the project writes is a link or not what it must be
+    (checked before training, so that nothing is trained for a write that would then be refused).
+
+    Raises:
+        UnsafeFileError: naming the entry and the fix.
+    """
+    run_dir = Path(run_dir)
+    with os.scandir(run_dir) as entries:
+        for entry in entries:
+            if _OWN_FILES.match(entry.name):
+                check_target(entry.path)
+            elif entry.name in SUBFOLDERS:
+                ensure_folder(entry.path, root=run_dir)
+
+
+def remove_unstarted(run_dir: str | os.PathLike, has_state: bool) -> bool:
+    """Remove a run folder this process created when its start failed before the first resume state (nothing
+    in it can be resumed); a folder with a state is kept. Returns whether it was removed."""
+    if has_state:
+        return False
+    with contextlib.suppress(OSError):
+        shutil.rmtree(run_dir)  # never follows links inside the folder
+    return not os.path.lexists(run_dir)
 
 
 @contextlib.contextmanager
@@ -88,8 +119,8 @@ def lock_run(run_dir: str | os.PathLike) -> Iterator[None]:
         yield
         return
     path = Path(run_dir) / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a link: truncating the lock to write the pid would truncate what it points to
+        fd = open_regular(path, os.O_RDWR | os.O_CREAT, follow=False, mode=0o644)
     except OSError as exc:
         raise TrainingError(f"cannot write in the run folder {run_dir}: {exc.strerror}") from None
     try:

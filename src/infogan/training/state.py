@@ -23,10 +23,12 @@ from typing import Any
 
 import torch
 
-from infogan.config import RunConfig
-from infogan.errors import CheckpointError, TrainingError
-from infogan.storage import atomic_write, atomic_write_text, read_jsonl
-from infogan.training.rundir import STATS_NAME
+from infogan.config import RESUME_FIELDS, RunConfig, config_differences
+from infogan.config.schema import MAX_ITERATIONS
+from infogan.errors import CheckpointError, InfoGANError, TrainingError
+from infogan.storage import atomic_write, atomic_write_text, open_regular, read_jsonl
+from infogan.training.guard import MAX_ROLLBACKS
+from infogan.training.rundir import CONFIG_NAME, STATS_NAME, read_run_config
 
 STATE_NAME = "state.pt"
 PREVIOUS_STATE_NAME = "state.prev.pt"  # the state before the newest one, kept as a fallback
@@ -96,6 +98,8 @@ def _state_problem(state: Any) -> str | None:
         return f"missing {missing}"
     if isinstance(state["step"], bool) or not isinstance(state["step"], int) or state["step"] < 0:
         return f"step {state['step']!r} is not an integer >= 0"
+    if state["step"] > MAX_ITERATIONS:
+        return f"step {state['step']!r} is more than {MAX_ITERATIONS:,}"
     if not isinstance(state["config"], str):
         return "config is not a JSON string"
     model = state["model"]
@@ -105,6 +109,26 @@ def _state_problem(state: Any) -> str | None:
     for key in ("opt_d", "opt_g", "rng"):
         if not isinstance(state[key], dict):
             return f"{key} is not a dict"
+    return _field_problem(state)
+
+
+def _field_problem(state: dict) -> str | None:
+    """What is wrong with the optional fields and the optimiser tensors of a loaded state, or None."""
+    elapsed, ranks = state.get("elapsed", 0.0), state.get("rng_ranks", [])
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < float("inf"):
+        return f"elapsed {elapsed!r} is not a number of seconds >= 0"
+    for key, low, high, default in (("world_size", 1, 1 << 16, 1), ("rollbacks", 0, MAX_ROLLBACKS, 0)):
+        value = state.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"{key} {value!r} is not an integer in {low}..{high}"
+    if not isinstance(ranks, list) or not isinstance(state.get("sampler", {}), dict):
+        return "rng_ranks is not a list or sampler not a dict"
+    for name in ("opt_d", "opt_g"):
+        moments = state[name].get("state", {})
+        tensors = [v for entry in (moments.values() if isinstance(moments, dict) else ()) if isinstance(entry, dict)
+                   for v in entry.values() if isinstance(v, torch.Tensor)]
+        if any(not t.is_floating_point() or not bool(torch.isfinite(t).all()) for t in tensors):
+            return f"{name} holds tensors that are not finite floating-point numbers"
     return None
 
 
@@ -134,21 +158,47 @@ def save_state(path: str | os.PathLike, state: ResumeState, *, keep_previous: bo
 
 
 def load_state(path: str | os.PathLike) -> ResumeState:
-    """Read a resume state safely: ``weights_only=True`` refuses any pickle that would run code.
+    """Read a resume state safely: ``weights_only=True`` refuses any pickle that would run code, and only a
+    regular file is read (a link, FIFO or device in a run folder is refused).
 
     Raises:
         CheckpointError: missing, truncated, corrupt, hostile, or not shaped like an infogan state.
+        UnsafeFileError: ``path`` is a link or not a regular file.
     """
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         raise CheckpointError(f"no resume state at {path}: the run has not reached its first snapshot; "
                               "start it again instead of resuming")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with os.fdopen(open_regular(path, follow=False), "rb") as fh:
+            data = torch.load(fh, map_location="cpu", weights_only=True)
+    except InfoGANError:
+        raise
     except Exception as exc:  # noqa: BLE001 - torch raises many types for hostile or corrupt pickles
         raise CheckpointError(f"{path} is not a safe, readable resume state ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''}); it was refused") from None
     return ResumeState.from_dict(data, source=str(path))
+
+
+def own_config(state: ResumeState, run_dir: str | os.PathLike, path: str | os.PathLike) -> RunConfig:
+    """The config of ``state`` after checking that it is the run's own: it may differ from the run's
+    ``config.json`` in the execution-only fields and the total of iterations (a resume may extend the run), in
+    nothing else.
+
+    Raises:
+        CheckpointError: the state belongs to another run (naming both files and the differences).
+    """
+    stored = read_run_config(run_dir)
+    try:
+        config = state.run_config()
+    except InfoGANError as exc:
+        raise CheckpointError(f"{path}: the stored config is invalid: {exc}") from None
+    diff = config_differences(stored, config, ignore=RESUME_FIELDS)
+    if diff:
+        raise CheckpointError(f"{path} belongs to another run: its config differs from {Path(run_dir) / CONFIG_NAME} "
+                              f"({'; '.join(diff[:4])}{' ...' if len(diff) > 4 else ''}, {CONFIG_NAME} -> state); "
+                              "put the run's own state back, or start a new run")
+    return config
 
 
 def latest_state(run_dir: str | os.PathLike) -> tuple[Path | None, ResumeState | None, list[str]]:
@@ -165,8 +215,8 @@ def latest_state(run_dir: str | os.PathLike) -> tuple[Path | None, ResumeState |
     run_dir = Path(run_dir)
     problems = []
     for path in (run_dir / STATE_NAME, run_dir / PREVIOUS_STATE_NAME):
-        if not path.exists():
-            if path.name == STATE_NAME and (run_dir / PREVIOUS_STATE_NAME).exists():
+        if not os.path.lexists(path):
+            if path.name == STATE_NAME and os.path.lexists(run_dir / PREVIOUS_STATE_NAME):
                 problems.append(f"{path} is missing")
             continue
         try:
@@ -202,7 +252,7 @@ def rng_state(gen_latent: torch.Generator, gen_data: torch.Generator) -> dict:
 def truncate_stats(run_dir: Path, step: int) -> None:
     """Drop the stats lines written after ``step`` (they will be written again)."""
     path = run_dir / STATS_NAME
-    if path.exists():
+    if os.path.lexists(path):
         kept = [r for r in read_jsonl(path) if isinstance(r.get("step"), int) and r["step"] <= step]
         atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 

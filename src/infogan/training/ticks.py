@@ -5,12 +5,14 @@ Rank 0 alone writes; the other processes of a torchrun job get a recorder that w
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
+from infogan.errors import UnsafeFileError
 from infogan.inference.viz import sample_sheet, save_grid
 from infogan.latent.spec import Latent
 from infogan.models import InfoGAN
-from infogan.storage import append_jsonl
+from infogan.storage import append_jsonl, check_target
 from infogan.training.rundir import STATS_NAME
 
 FIXED_SEED = 1234  # the noise and codes of every run's sample grids (comparable across runs)
@@ -47,7 +49,7 @@ class TickRecorder:
                 self.writer.flush()
             was_training = self.model.training
             save_grid(sample_sheet(self.model, self.fixed_latent),
-                      self.run_dir / "samples" / f"fakes{stats['step']:07d}.png")
+                      self.run_dir / "samples" / f"fakes{stats['step']:07d}.png", root=self.run_dir)
             self.model.train(was_training)
         if self.bar is not None:
             self.bar.set_postfix(postfix)
@@ -81,7 +83,17 @@ class TickRecorder:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # tensorboard is a dependency, but a broken install must not stop training
             return None
-        return SummaryWriter(log_dir=str(self.run_dir), purge_step=step or None)
+        # a new event file per start, its name ending in a random token: no link put in the run folder
+        # beforehand can have its name, so TensorBoard's own open() cannot be led elsewhere
+        suffix = f".{secrets.token_hex(8)}"
+        writer = SummaryWriter(log_dir=str(self.run_dir), purge_step=step or None, filename_suffix=suffix)
+        for path in self.run_dir.glob(f"events.out.tfevents.*{suffix}"):
+            try:
+                check_target(path)
+            except UnsafeFileError:
+                writer.close()
+                raise
+        return writer
 
     def _bar(self, total: int, step: int):
         from tqdm.auto import tqdm

@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from infogan.data.imagefolder import MAX_IMAGE_PIXELS
+from infogan.errors import InfoGANError
 from infogan.latent.spec import Categorical
 from infogan.latent.syntax import format_latent
-from infogan.errors import InfoGANError
 from infogan.models import InfoGAN
 from infogan.storage import read_jsonl
 
 MAX_SEED = 2**31 - 1  # the page draws seeds with Math.random() * 2^31
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 4096 * 4096  # refuses decompression bombs before Pillow allocates the image
+MAX_UPLOAD_PIXELS = MAX_IMAGE_PIXELS  # refuses decompression bombs before Pillow allocates the image
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 MAX_STEPS = 24
 DEFAULT_STEPS = 9  # traversal columns of a continuous code: -2, -1.5, ..., 2 for span 2

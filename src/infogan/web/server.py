@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import torch
 
 from infogan.errors import ConfigError
+from infogan.latent.spec import MAX_SPAN
 from infogan.models import InfoGAN
 from infogan.web.explorer import MAX_UPLOAD_BYTES, Explorer, RequestError
 
@@ -197,8 +198,8 @@ def serve(model: InfoGAN, *, port: int = 0, open_browser: bool = True, span: flo
         echo: where the URL is printed.
         run_dir: the run folder (its code_acc result names the categories on the page).
     """
-    if not (isinstance(span, (int, float)) and 0 < span <= 10):
-        raise ConfigError(f"--span must be in (0, 10], got {span!r}")
+    if not (isinstance(span, (int, float)) and 0 < span <= MAX_SPAN):
+        raise ConfigError(f"--span must be in (0, {MAX_SPAN:g}], got {span!r}")
     if threads is not None:
         if not (isinstance(threads, int) and threads >= 1):
             raise ConfigError(f"--threads must be an integer >= 1, got {threads!r}")

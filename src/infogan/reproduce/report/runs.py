@@ -18,10 +18,11 @@ from pathlib import Path
 
 from infogan.config import RunConfig
 from infogan.errors import ConfigError
-from infogan.storage import read_jsonl
+from infogan.storage import read_jsonl, read_regular
 from infogan.training.rundir import CONFIG_NAME, STATS_NAME, read_run_config
 
 MACHINE_NAME = "machine.json"
+MAX_MACHINE_BYTES = 16 << 20  # a few hundred bytes per training session
 
 
 @dataclass
@@ -78,15 +79,27 @@ def find_runs(paths: Sequence[str | os.PathLike]) -> list[RunRecord]:
                 raise ConfigError(f"{p} is not a run folder (no {CONFIG_NAME}) and holds none; give folders "
                                   "made by 'infogan train' or 'infogan reproduce'")
         for folder in folders:
-            machine = folder / MACHINE_NAME
             runs.append(RunRecord(folder, read_run_config(folder), read_jsonl(folder / STATS_NAME),
-                                  json.loads(machine.read_text())["sessions"] if machine.exists() else []))
+                                  read_sessions(folder)))
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ConfigError(f"run folder name(s) {dup} given twice; the report names runs by folder, so pass "
                           "each run once")
     return runs
+
+
+def read_sessions(run_dir: Path) -> list[dict]:
+    """The training sessions in a run's machine.json (a regular file, not a link; none when it is missing or
+    not the list infogan writes)."""
+    path = Path(run_dir) / MACHINE_NAME
+    if not os.path.lexists(path):
+        return []
+    try:
+        sessions = json.loads(read_regular(path, limit=MAX_MACHINE_BYTES, follow=False, what="machine.json"))["sessions"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return []
+    return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
 
 
 def cached_metric(run_dir: Path, model, name: str, protocol: str, **options) -> dict:

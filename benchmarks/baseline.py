@@ -2,7 +2,7 @@
 
 Every speed-up in ``throughput.py`` is quoted as a ratio against this loop, measured in the same run.
 What it does differently from :class:`infogan.training.Trainer` (each is a common pattern in public
-PyTorch ports; the mathematics of one iteration is the same, see ``tests/test_fast_path.py``):
+PyTorch ports; the mathematics of one iteration is the same, see ``tests/runtime/test_fast_path.py``):
 
 - data: a per-sample ``Dataset`` that turns each uint8 image into a PIL image and back into a float
   tensor in Python (torchvision's ``ToTensor`` pattern), batched by a ``DataLoader`` (shuffle, no workers);

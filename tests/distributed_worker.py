@@ -1,4 +1,4 @@
-"""Worker for tests/test_distributed.py, started by ``torchrun --nproc_per_node 2`` (gloo on CPU).
+"""Worker for tests/runtime/test_distributed.py, started by ``torchrun --nproc_per_node 2`` (gloo on CPU).
 
 Usage: ``torchrun --standalone --nproc_per_node 2 tests/distributed_worker.py OUT``. Writes (rank 0 only):
 

@@ -30,7 +30,7 @@ def _has_avx2() -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not _has_avx2(), reason="the golden hashes are recorded with AVX2 kernels (x86-64 with AVX2)")
 def test_golden_runs_keep_their_weights():
-    script = Path(__file__).with_name("golden_run.py")
+    script = Path(__file__).with_name("golden_run.py")  # beside this file, in tests/
     out = subprocess.run([sys.executable, str(script), *GOLDEN], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     got = dict(line.split() for line in out.stdout.splitlines() if line.strip())

@@ -14,7 +14,7 @@ even, so "same" padding is asymmetric, as in TensorFlow's padding="SAME" that th
   padding cannot keep the size). We keep the paper's 4 x 4 kernel instead: :func:`upconv_same` runs a
   4 x 4 transposed conv with padding 1 (size + 1) and drops the last row and column, which is exactly
   the adjoint of the 4 x 4 "same" conv, i.e. TensorFlow's ``conv2d_transpose(..., padding="SAME")``
-  (tests/test_paper_architectures.py checks this).
+  (tests/models/test_paper_architectures.py checks this).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from infogan.metrics.inception import WEIGHTS_FILE, load_inception
 from infogan.metrics.sample_quality import (category_purity, frechet_distance, kernel_distance, knn_radii,
                                             precision_recall)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def gaussian(n: int, dim: int = 16, seed: int = 0, shift: float = 0.0) -> torch.Tensor:

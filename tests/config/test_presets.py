@@ -29,7 +29,7 @@ from infogan.config.presets import PRESETS, get_preset
 from infogan.training import Trainer
 from infogan.inference.viz import sample_sheet, save_grid, to_uint8, traversal_sheet
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@ time end bit-identical to an uninterrupted run; SIGTERM/SIGINT stop gracefully. 
 and odd run folders on resume: test_storage_faults.py; non-finite values: test_non_finite.py.
 
 The SIGKILL test drives the real CLI (``infogan.cli.main(["train", ...])``) in processes forked from one
-long-lived driver (``python tests/test_faults.py WORKDIR SEED KILLS ITERATIONS``), so that 20+ kills cost no
+long-lived driver (``python tests/training/test_faults.py WORKDIR SEED KILLS ITERATIONS``), so that 20+ kills cost no
 interpreter start-up each; the driver writes its findings as JSON and the test checks them.
 """
 
@@ -24,9 +24,10 @@ import torch
 import infogan
 from infogan import snapshot
 from infogan.training import state as resume_state
-from run_folders import REAL, assert_same_training, cli, stats_of, temp_files
 
-HERE = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # conftest.py and run_folders.py, also when run as the driver script
+sys.path.insert(0, str(TESTS))
+from run_folders import REAL, assert_same_training, cli, stats_of, temp_files  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +122,6 @@ def drive(work: Path, seed: int, kills: int, iterations: int) -> dict:
     import random
 
     torch.set_num_threads(1)  # no thread pool in the parent before fork; children use one thread too
-    sys.path.insert(0, str(HERE))
     from conftest import _build_tiny
 
     from infogan.models import register
@@ -202,7 +202,7 @@ def drive(work: Path, seed: int, kills: int, iterations: int) -> dict:
 
 
 # ----- the tests -----------------------------------------------------------------------------------------------
-def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
+def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path, tiny_arch):  # tiny_arch: to load the runs here
     res = subprocess.run([sys.executable, __file__, str(tmp_path), "7", str(KILLS), str(DRIVER_ITERATIONS)],
                          capture_output=True, text=True, timeout=600, check=False, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr[-3000:]

@@ -36,7 +36,7 @@ from infogan.runtime.speed import CompiledModule, compile_unavailable
 from infogan.training.rundir import create_run_dir
 from infogan.training import Trainer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from baseline import PerSampleImages, SlowPortTrainer
 
 CPU = torch.device("cpu")

@@ -24,7 +24,7 @@ from infogan.metrics.shipped import file_sha256
 from infogan.models import build_model
 from infogan.config.presets import get_preset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

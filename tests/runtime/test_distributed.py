@@ -19,7 +19,7 @@ from infogan.cli import main
 from infogan.runtime.engine import Engine
 from infogan.errors import ConfigError
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]  # distributed_worker.py
 sys.path.insert(0, str(TESTS))
 import distributed_worker as worker  # noqa: E402
 

@@ -9,6 +9,24 @@ import infogan
 from infogan.data.base import ImageData
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _registries_restored():
+    """Whatever a test module registers (the 'tiny' architecture, a preset) is gone after it, so that no test
+    passes only because an earlier module left a registration behind."""
+    from infogan.config import presets
+    from infogan.models import ARCHITECTURES
+
+    saved = dict(ARCHITECTURES), dict(presets.PRESETS), dict(presets.SCHEDULES)
+    yield
+    for registry, before in zip((ARCHITECTURES, presets.PRESETS, presets.SCHEDULES), saved):
+        registry.clear()
+        registry.update(before)
+    ARCHITECTURES.update(_SESSION_ARCHITECTURES)  # a session fixture's registration lasts the session
+
+
+_SESSION_ARCHITECTURES: dict = {}  # registered by session-scoped fixtures (tiny_arch)
+
+
 @pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(2)
@@ -60,7 +78,9 @@ def tiny_arch():
 
     before = dict(ARCHITECTURES)
     register("tiny", _build_tiny)
+    _SESSION_ARCHITECTURES["tiny"] = ARCHITECTURES["tiny"]
     yield "tiny"
+    _SESSION_ARCHITECTURES.clear()
     ARCHITECTURES.clear()
     ARCHITECTURES.update(before)
 
@@ -97,3 +117,20 @@ def tiny_trained_run(tmp_path_factory, tiny_arch):
         last.bias.mul_(scale)
     snapshot.save_snapshot(model, run_dir / snapshot.SNAPSHOT_NAME, config=model.run_config, step=model.step)
     return run_dir
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: for the tiny models a second one only adds synchronisation."""
+    torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    """A finished 4-step run of the tiny architecture (snapshot + state), trained once per module, for the
+    hostile-input tests to copy and damage."""
+    from hostile import threads_one, train_tiny
+
+    threads_one()
+    return train_tiny(tmp_path_factory.mktemp("runs"))

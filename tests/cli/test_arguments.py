@@ -14,22 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile import memory_cap, one_line_error, threads_one, train_tiny
+from hostile import memory_cap, one_line_error
 from PIL import Image
 
 import infogan
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads_one()
-    yield
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    threads_one()
-    return train_tiny(tmp_path_factory.mktemp("runs"))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 INT, FLOAT = "must be an integer in", "must be a finite number in"
@@ -76,8 +67,8 @@ BAD_NUMBERS = [  # (subcommand and its positional arguments, flag, value, what t
 
 @pytest.mark.parametrize("command, flag, value, expected", BAD_NUMBERS,
                          ids=[f"{c[0]} {f} {v}" for c, f, v, _ in BAD_NUMBERS])
-def test_a_numeric_flag_out_of_its_range_is_one_line(tiny_run, capsys, command, flag, value, expected):
-    argv = [str(tiny_run) if a == "RUN" else a for a in command]
+def test_a_numeric_flag_out_of_its_range_is_one_line(hostile_run, capsys, command, flag, value, expected):
+    argv = [str(hostile_run) if a == "RUN" else a for a in command]
     with memory_cap():  # e.g. --scale 100000 would otherwise ask for terabytes
         err = one_line_error(capsys, [*argv, f"{flag}={value}"], f"argument {flag}: {expected}")
     assert f"got '{value}'" in err and f"see 'infogan {command[0]} --help'" in err
@@ -87,9 +78,9 @@ def test_an_unknown_flag_is_one_line(capsys):
     one_line_error(capsys, ["train", "--iterationz", "5"], "unrecognized arguments: --iterationz 5")
 
 
-def test_a_numeric_flag_in_range_still_works(tiny_run, tmp_path):
+def test_a_numeric_flag_in_range_still_works(hostile_run, tmp_path):
     out = tmp_path / "grid.png"
-    assert infogan.cli.main(["sample", str(tiny_run), "--n", "20", "--scale", "1", "--out", str(out)]) == 0
+    assert infogan.cli.main(["sample", str(hostile_run), "--n", "20", "--scale", "1", "--out", str(out)]) == 0
     assert Image.open(out).size == (2 * 29 + 1, 10 * 29 + 1)  # 2 columns, 10 rows of categories
 
 
@@ -126,13 +117,13 @@ def test_the_tick_flag_of_zero_is_refused_even_in_a_dry_run(capsys):
 
 
 # ----- encode never replaces its input ---------------------------------------------------------------------------
-def test_encode_refuses_an_output_that_is_an_input_image(tiny_run, tmp_path, capsys):
+def test_encode_refuses_an_output_that_is_an_input_image(hostile_run, tmp_path, capsys):
     image = tmp_path / "x.png"
     Image.new("L", (28, 28), 90).save(image)
     before = image.read_bytes()
-    one_line_error(capsys, ["encode", str(tiny_run), str(image), "--out", str(image)], "is one of the input images")
+    one_line_error(capsys, ["encode", str(hostile_run), str(image), "--out", str(image)], "is one of the input images")
     folder = tmp_path
-    one_line_error(capsys, ["encode", str(tiny_run), str(folder), "--out", str(image)], "is one of the input images")
+    one_line_error(capsys, ["encode", str(hostile_run), str(folder), "--out", str(image)], "is one of the input images")
     assert image.read_bytes() == before
 
 
@@ -159,7 +150,7 @@ def test_16_bit_greyscale_is_rescaled_by_the_decoder(tmp_path):
     _check_rescaled(load_image_folder(tmp_path, size=28, channels=1, cache=False).images.numpy())
 
 
-def test_16_bit_greyscale_is_rescaled_by_encode(tiny_run, tmp_path):
+def test_16_bit_greyscale_is_rescaled_by_encode(hostile_run, tmp_path):
     from infogan.inference.encode import iter_batches, resolve_inputs
 
     path = _gradient_16bit(tmp_path / "g.png")
@@ -168,11 +159,11 @@ def test_16_bit_greyscale_is_rescaled_by_encode(tiny_run, tmp_path):
     _check_rescaled(images.numpy())
 
 
-def test_16_bit_greyscale_is_rescaled_by_the_explorer(tiny_run, tmp_path):
+def test_16_bit_greyscale_is_rescaled_by_the_explorer(hostile_run, tmp_path):
     from infogan.web.explorer import Explorer
 
     path = _gradient_16bit(tmp_path / "g.png")
-    preview = Explorer(infogan.load(tiny_run)).posterior(path.read_bytes())["input"]
+    preview = Explorer(infogan.load(hostile_run)).posterior(path.read_bytes())["input"]
     png = base64.b64decode(preview.split(",", 1)[1])
     _check_rescaled(np.asarray(Image.open(io.BytesIO(png))))
 

@@ -16,23 +16,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from hostile import Timeout, copy_run, deadline, one_line_error, resume_argv, threads_one, train_tiny
+from hostile import Timeout, copy_run, deadline, one_line_error, resume_argv
 
 import infogan
 from infogan import snapshot
 from infogan.errors import DataError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads_one()
-    yield
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    threads_one()
-    return train_tiny(tmp_path_factory.mktemp("runs"))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 BASE = json.loads(infogan.get_preset("fake").to_json())
@@ -104,12 +95,12 @@ def _one_line(outcome: dict, expected: str) -> None:
 
 # ----- sizes decided by a file or a flag -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def capped_outcomes(tmp_path_factory, tiny_run) -> dict:
+def capped_outcomes(tmp_path_factory, hostile_run) -> dict:
     """Every allocation case, run once in one memory-capped subprocess."""
     from safetensors.torch import save_file
 
     where = tmp_path_factory.mktemp("huge")
-    _, tensors, _ = snapshot.read_snapshot(tiny_run)
+    _, tensors, _ = snapshot.read_snapshot(hostile_run)
     cases = {}
     for i, (name, (model, _)) in enumerate(HUGE.items()):
         config = json.dumps(_config(model))
@@ -242,10 +233,10 @@ def test_an_image_folder_with_link_loops_lists_each_image_once(tmp_path):
     assert data.labels.tolist() == [0, 1]
 
 
-def test_encode_of_a_folder_with_link_loops_returns(tmp_path, tiny_run, capsys):
+def test_encode_of_a_folder_with_link_loops_returns(tmp_path, hostile_run, capsys):
     folder = _looped_folder(tmp_path)
     with deadline(30):
-        assert infogan.cli.main(["encode", str(tiny_run), str(folder)]) == 0
+        assert infogan.cli.main(["encode", str(hostile_run), str(folder)]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 3  # the header and one row per image
 
 
@@ -259,10 +250,10 @@ def test_an_image_that_is_a_fifo_is_skipped(tmp_path):
 
 
 # ----- snapshot and state fields of the wrong type -----------------------------------------------------------------
-def _resave(tiny_run, tmp_path, *, step: str = "4", change=None) -> Path:
+def _resave(hostile_run, tmp_path, *, step: str = "4", change=None) -> Path:
     from safetensors.torch import save_file
 
-    config, tensors, _ = snapshot.read_snapshot(tiny_run)
+    config, tensors, _ = snapshot.read_snapshot(hostile_run)
     if change:
         change(tensors)
     path = tmp_path / "snap.safetensors"
@@ -271,8 +262,8 @@ def _resave(tiny_run, tmp_path, *, step: str = "4", change=None) -> Path:
 
 
 @pytest.mark.parametrize("step", ["four", "-1", "1000000000000000000", "4.0", ""])
-def test_a_snapshot_step_that_is_not_a_step_is_refused(tmp_path, tiny_run, capsys, step):
-    path = _resave(tiny_run, tmp_path, step=step)
+def test_a_snapshot_step_that_is_not_a_step_is_refused(tmp_path, hostile_run, capsys, step):
+    path = _resave(hostile_run, tmp_path, step=step)
     one_line_error(capsys, ["sample", str(path)], "the stored step")
 
 
@@ -282,13 +273,13 @@ def test_a_snapshot_step_that_is_not_a_step_is_refused(tmp_path, tiny_run, capsy
     ("nan", "holds NaN or infinite values in ['G.0.0.weight']"),
     ("inf", "holds NaN or infinite values in ['G.0.0.weight']"),
 ])
-def test_snapshot_tensors_of_the_wrong_type_or_not_finite_are_refused(tmp_path, tiny_run, capsys, how, expected):
+def test_snapshot_tensors_of_the_wrong_type_or_not_finite_are_refused(tmp_path, hostile_run, capsys, how, expected):
     def change(tensors):
         w = tensors["G.0.0.weight"]
         tensors["G.0.0.weight"] = {"int8": w.to(torch.int8), "bool": w > 0, "nan": w.clone().fill_(float("nan")),
                                    "inf": w.clone().fill_(float("inf"))}[how]
 
-    path = _resave(tiny_run, tmp_path, change=change)
+    path = _resave(hostile_run, tmp_path, change=change)
     one_line_error(capsys, ["sample", str(path)], expected)
 
 
@@ -303,8 +294,8 @@ def test_snapshot_tensors_of_the_wrong_type_or_not_finite_are_refused(tmp_path, 
     ("model", "nan", "holds NaN or infinite values"),
     ("opt_d", "nan", "opt_d holds tensors that are not finite floating-point numbers"),
 ])
-def test_resume_state_fields_of_the_wrong_type_are_refused(tmp_path, tiny_run, capsys, field, value, expected):
-    run = copy_run(tiny_run, tmp_path)
+def test_resume_state_fields_of_the_wrong_type_are_refused(tmp_path, hostile_run, capsys, field, value, expected):
+    run = copy_run(hostile_run, tmp_path)
     state = torch.load(run / "state.pt", weights_only=True)  # the raw dict, to tamper with
     if field == "model":
         w = state["model"]["G.0.0.weight"]

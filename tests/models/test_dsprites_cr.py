@@ -22,6 +22,7 @@ from infogan.latent.spec import Continuous
 from infogan.models import build_model
 from infogan.models.spectral import PowerIterationSN, set_spectral_norm_update, spectral_norm_step
 from infogan.config.presets import apply_schedule, get_preset
+from layer_lists import describe, shapes
 
 THEIR_G = ["FC128 ReLU BN", "FC1024 ReLU BN", "upconv64 s2 lReLU BN", "upconv32 s2 lReLU BN", "upconv32 s2 lReLU BN",
            "upconv1 s2 sigmoid"]
@@ -30,43 +31,6 @@ THEIR_TRUNK = ["conv32 s2 SN lReLU", "conv32 s2 SN lReLU", "conv64 s2 SN lReLU",
 THEIR_TRUNK_SHAPES = [(32, 32, 32), (32, 16, 16), (64, 8, 8), (64, 4, 4), (1024,), (128,)]
 THEIR_D_HEAD = ["FC1 SN"]
 THEIR_Q_HEAD = ["FC128 SN lReLU", "FC5 SN"]
-
-
-def describe(seq: nn.Module) -> list[str]:
-    """Blocks in the notation above, modules in their order inside each block."""
-    out: list[str] = []
-    for block in (seq if isinstance(seq, nn.Sequential) else [seq]):
-        parts = []
-        for m in (block if isinstance(block, nn.Sequential) else [block]):
-            sn = " SN" if parametrize.is_parametrized(m, "weight") else ""
-            if isinstance(m, nn.Linear):
-                parts.append(f"FC{m.out_features}{sn}")
-            elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                name = "upconv" if isinstance(m, nn.ConvTranspose2d) else "conv"
-                parts.append(f"{name}{m.out_channels}" + (" s2" if m.stride == (2, 2) else "") + sn)
-            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                parts.append("BN")
-            elif isinstance(m, nn.LeakyReLU):
-                parts.append("lReLU")
-            elif isinstance(m, nn.ReLU):
-                parts.append("ReLU")
-            elif isinstance(m, nn.Sigmoid):
-                parts.append("sigmoid")
-            elif not isinstance(m, nn.Flatten) and type(m).__name__ != "Reshape":
-                raise AssertionError(f"unexpected layer {m}")
-        if parts == ["sigmoid"]:
-            out[-1] += " sigmoid"
-        elif parts:
-            out.append(" ".join(parts))
-    return out
-
-
-def shapes(seq: nn.Sequential, x: torch.Tensor) -> list[tuple[int, ...]]:
-    result = []
-    for block in seq:
-        x = block(x)
-        result.append(tuple(x.shape[1:]))
-    return result
 
 
 def fc(i: int, o: int, bn: bool = False) -> int:

@@ -14,48 +14,12 @@ from torch import nn
 from infogan.config import ModelConfig
 from infogan.errors import ConfigError
 from infogan.models import build_model
-from infogan.models.chairs import TrimLast, upconv_same
+from infogan.models.chairs import upconv_same
 from infogan.config.presets import get_preset
+from layer_lists import describe, shapes
 
 PAPER_PRESETS = ["svhn", "celeba", "faces-azimuth", "faces-elevation", "faces-lighting", "chairs-rotation",
                  "chairs-width", "fashion-mnist"]
-
-
-def describe(seq: nn.Sequential) -> list[str]:
-    """The blocks of a Sequential in the paper's notation, e.g. ["FC1024 BN ReLU", "upconv1 s2 sigmoid"]."""
-    out: list[str] = []
-    for block in seq:
-        parts = []
-        for m in (block if isinstance(block, nn.Sequential) else [block]):
-            if isinstance(m, nn.Linear):
-                parts.append(f"FC{m.out_features}")
-            elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                name = "upconv" if isinstance(m, nn.ConvTranspose2d) else "conv"
-                parts.append(f"{name}{m.out_channels}" + (" s2" if m.stride == (2, 2) else ""))
-            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                parts.append("BN")
-            elif isinstance(m, nn.LeakyReLU):
-                parts.append("lReLU")
-            elif isinstance(m, nn.ReLU):
-                parts.append("ReLU")
-            elif isinstance(m, (nn.Sigmoid, nn.Tanh)):
-                parts.append(type(m).__name__.lower())
-            elif not isinstance(m, (nn.Flatten, TrimLast)) and type(m).__name__ != "Reshape":
-                raise AssertionError(f"unexpected layer {m}")
-        if parts and parts[0] in ("sigmoid", "tanh"):  # G's output nonlinearity belongs to the last layer
-            out[-1] += " " + parts[0]
-        elif parts:
-            out.append(" ".join(parts))
-    return out
-
-
-def shapes(seq: nn.Sequential, x: torch.Tensor) -> list[tuple[int, ...]]:
-    """Output shape (without the batch) after every block."""
-    result = []
-    for block in seq:
-        x = block(x)
-        result.append(tuple(x.shape[1:]))
-    return result
 
 
 def fc(i: int, o: int, bn: bool) -> int:

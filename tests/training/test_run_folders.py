@@ -11,22 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from hostile import copy_run, one_line_error, resume_argv, threads_one, train_tiny
+from hostile import copy_run, one_line_error, resume_argv, train_tiny
 
 import infogan
 from infogan.errors import ConfigError, InfoGANError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads_one()
-    yield
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    threads_one()
-    return train_tiny(tmp_path_factory.mktemp("runs"))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
@@ -45,8 +36,8 @@ def _snapshot_of(folder: Path) -> dict[str, bytes]:
 # ----- links inside a run folder -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", [".lock", "stats.jsonl", "state.pt", "snapshot.safetensors", "config.json",
                                   "metric-info_bound_10k.jsonl", "events.out.tfevents.1.host.1.0", "machine.json"])
-def test_a_file_of_the_run_that_is_a_link_is_refused_on_resume(tmp_path, tiny_run, outside, capsys, name):
-    run = copy_run(tiny_run, tmp_path)
+def test_a_file_of_the_run_that_is_a_link_is_refused_on_resume(tmp_path, hostile_run, outside, capsys, name):
+    run = copy_run(hostile_run, tmp_path)
     target = outside / "precious.txt"
     if (run / name).exists():
         shutil.copyfile(run / name, target)  # a real copy outside: reading through the link would work
@@ -57,16 +48,16 @@ def test_a_file_of_the_run_that_is_a_link_is_refused_on_resume(tmp_path, tiny_ru
     assert _snapshot_of(outside) == before
 
 
-def test_a_dangling_stats_link_creates_nothing_outside(tmp_path, tiny_run, outside, capsys):
-    run = copy_run(tiny_run, tmp_path)
+def test_a_dangling_stats_link_creates_nothing_outside(tmp_path, hostile_run, outside, capsys):
+    run = copy_run(hostile_run, tmp_path)
     (run / "stats.jsonl").unlink()
     os.symlink(outside / "new.jsonl", run / "stats.jsonl")  # appending through it would create the file
     one_line_error(capsys, resume_argv(run), "stats.jsonl is a symbolic link")
     assert not (outside / "new.jsonl").exists()
 
 
-def test_a_linked_samples_folder_is_neither_written_nor_cleaned(tmp_path, tiny_run, outside, capsys):
-    run = copy_run(tiny_run, tmp_path)
+def test_a_linked_samples_folder_is_neither_written_nor_cleaned(tmp_path, hostile_run, outside, capsys):
+    run = copy_run(hostile_run, tmp_path)
     (outside / ".fakes0000006.png.abcd.tmp").write_bytes(b"not a leftover of ours")
     shutil.rmtree(run / "samples")
     os.symlink(outside, run / "samples")
@@ -93,8 +84,8 @@ def test_temporary_file_clean_up_stays_inside_the_run(tmp_path, outside):
 
 @pytest.mark.parametrize("command, folder", [(["traverse"], "traversals"), (["sample"], "samples"),
                                              (["export", "--format", "torchscript"], "export")])
-def test_a_linked_output_folder_of_the_run_is_refused(tmp_path, tiny_run, outside, capsys, command, folder):
-    run = copy_run(tiny_run, tmp_path)
+def test_a_linked_output_folder_of_the_run_is_refused(tmp_path, hostile_run, outside, capsys, command, folder):
+    run = copy_run(hostile_run, tmp_path)
     shutil.rmtree(run / folder, ignore_errors=True)
     os.symlink(outside, run / folder)
     before = _snapshot_of(outside)
@@ -102,8 +93,8 @@ def test_a_linked_output_folder_of_the_run_is_refused(tmp_path, tiny_run, outsid
     assert _snapshot_of(outside) == before
 
 
-def test_a_linked_metric_file_is_not_appended_to(tmp_path, tiny_run, outside, capsys):
-    run = copy_run(tiny_run, tmp_path)
+def test_a_linked_metric_file_is_not_appended_to(tmp_path, hostile_run, outside, capsys):
+    run = copy_run(hostile_run, tmp_path)
     os.symlink(outside / "precious.txt", run / "metric-info_bound_n100.jsonl")
     before = _snapshot_of(outside)
     one_line_error(capsys, ["eval", str(run), "--metrics", "info", "--samples", "100"],
@@ -125,7 +116,7 @@ def test_a_linked_machine_file_is_neither_read_nor_replaced(tmp_path, outside):
 
 
 @pytest.mark.parametrize("kind", ["fifo", "link", "folder"])
-def test_an_output_file_that_is_not_a_regular_file_is_refused(tmp_path, tiny_run, outside, capsys, kind):
+def test_an_output_file_that_is_not_a_regular_file_is_refused(tmp_path, hostile_run, outside, capsys, kind):
     out = tmp_path / "grid.png"
     if kind == "fifo":
         os.mkfifo(out)
@@ -135,7 +126,7 @@ def test_an_output_file_that_is_not_a_regular_file_is_refused(tmp_path, tiny_run
         out.mkdir()
     before = _snapshot_of(outside)
     what = {"fifo": "a FIFO", "link": "a symbolic link", "folder": "a folder"}[kind]
-    one_line_error(capsys, ["sample", str(tiny_run), "--out", str(out)], f"{out} is {what}")
+    one_line_error(capsys, ["sample", str(hostile_run), "--out", str(out)], f"{out} is {what}")
     assert _snapshot_of(outside) == before
     assert {"fifo": out.is_fifo, "link": out.is_symlink, "folder": out.is_dir}[kind]()
 
@@ -150,8 +141,8 @@ def test_no_write_leaves_the_run_folder(tmp_path):
     assert not (tmp_path / "escaped.txt").exists()
 
 
-def test_a_symlinked_run_folder_given_by_the_user_is_fine(tmp_path, tiny_run, capsys):
-    run = copy_run(tiny_run, tmp_path)
+def test_a_symlinked_run_folder_given_by_the_user_is_fine(tmp_path, hostile_run, capsys):
+    run = copy_run(hostile_run, tmp_path)
     link = tmp_path / "the-run"
     os.symlink(run, link)
     assert infogan.train(resume=link, progress=False, iterations=6).step == 6
@@ -160,8 +151,8 @@ def test_a_symlinked_run_folder_given_by_the_user_is_fine(tmp_path, tiny_run, ca
 
 
 # ----- resume states and flags -----------------------------------------------------------------------------------
-def test_a_state_from_another_run_is_refused_naming_both(tmp_path, tiny_run, capsys):
-    run = copy_run(tiny_run, tmp_path)
+def test_a_state_from_another_run_is_refused_naming_both(tmp_path, hostile_run, capsys):
+    run = copy_run(hostile_run, tmp_path)
     other = train_tiny(tmp_path / "other", seed=7)
     shutil.copyfile(other / "state.pt", run / "state.pt")
     snapshot_before = (run / "snapshot.safetensors").read_bytes()
@@ -170,8 +161,8 @@ def test_a_state_from_another_run_is_refused_naming_both(tmp_path, tiny_run, cap
     assert (run / "snapshot.safetensors").read_bytes() == snapshot_before  # the run's own weights are kept
 
 
-def test_a_state_that_differs_in_execution_fields_and_iterations_only_resumes(tmp_path, tiny_run, capsys):
-    run = copy_run(tiny_run, tmp_path)
+def test_a_state_that_differs_in_execution_fields_and_iterations_only_resumes(tmp_path, hostile_run, capsys):
+    run = copy_run(hostile_run, tmp_path)
     state = torch.load(run / "state.pt", weights_only=True)
     state["config"] = infogan.RunConfig.from_json(state["config"]).replace(
         train={"iterations": 5, "device": "cpu", "compile": False, "precision": "auto", "deterministic": False},
@@ -183,21 +174,21 @@ def test_a_state_that_differs_in_execution_fields_and_iterations_only_resumes(tm
 @pytest.mark.parametrize("flags", [["--latent", "noise62,cat10"], ["--batch-size", "16"], ["--lr-d", "0.001"],
                                    ["--preset", "mnist"], ["--set", "optim.g_steps=2"], ["--baseline"],
                                    ["--outdir", "elsewhere"], ["--device", "cpu"]])
-def test_flags_a_resume_cannot_apply_are_refused(tmp_path, tiny_run, capsys, flags):
-    run = copy_run(tiny_run, tmp_path)
+def test_flags_a_resume_cannot_apply_are_refused(tmp_path, hostile_run, capsys, flags):
+    run = copy_run(hostile_run, tmp_path)
     before = (run / "state.pt").read_bytes()
     one_line_error(capsys, resume_argv(run, *flags), f"{flags[0]} cannot apply to --resume")
     assert (run / "state.pt").read_bytes() == before
 
 
-def test_resume_iterations_below_the_step_are_refused(tmp_path, tiny_run, capsys):
-    run = copy_run(tiny_run, tmp_path)
+def test_resume_iterations_below_the_step_are_refused(tmp_path, hostile_run, capsys):
+    run = copy_run(hostile_run, tmp_path)
     one_line_error(capsys, ["train", "--resume", str(run), "--iterations", "3"],
                    "--iterations 3 is below step 4, which")
 
 
-def test_resume_dry_run_prints_the_resumed_config(tmp_path, tiny_run, capsys):
-    run = copy_run(tiny_run, tmp_path)
+def test_resume_dry_run_prints_the_resumed_config(tmp_path, hostile_run, capsys):
+    run = copy_run(hostile_run, tmp_path)
     assert infogan.cli.main(["train", "--resume", str(run), "--iterations", "9", "--dry-run"]) == 0
     assert infogan.RunConfig.from_json(capsys.readouterr().out).train.iterations == 9
     assert not (run / "samples" / "fakes0000006.png").exists()
@@ -217,8 +208,8 @@ def test_a_failed_start_removes_the_folder_it_created_and_only_that(tmp_path, ch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["00000-earlier"]
 
 
-def test_a_failed_resume_keeps_the_run_folder(tmp_path, tiny_run, capsys):
-    run = copy_run(tiny_run, tmp_path)
+def test_a_failed_resume_keeps_the_run_folder(tmp_path, hostile_run, capsys):
+    run = copy_run(hostile_run, tmp_path)
     (run / "state.pt").write_bytes(b"garbage")
     one_line_error(capsys, resume_argv(run), "it was refused")
     assert (run / "config.json").is_file() and (run / "snapshot.safetensors").is_file()

@@ -1,9 +1,10 @@
 """The golden runs: fixed-seed, one-thread, fp32 trainings whose final weights are hashed.
 
 Run as a script in a fresh process (``python tests/golden_run.py [NAME...]``): it pins the CPU kernels to one
-instruction set first (environment variables read when PyTorch loads), so that the hash is the same on
-AVX2 and AVX-512 machines. It prints, per config, the SHA-256 of the final weights (every tensor of the state dict in
-key order, as float64 bytes). ``tests/test_golden_run.py`` compares them with the recorded values: a
+instruction set first (environment variables read when PyTorch loads), so that the hash does not follow the
+machine's load or thread count (across instruction-set families it can still differ: ``test_golden_run.py``).
+It prints, per config, the SHA-256 of the final weights (every tensor of the state dict in key order, as
+float64 bytes). ``tests/test_golden_run.py`` compares them with the recorded values: a
 refactoring that keeps behaviour keeps the hashes; a deliberate change of the training maths records new
 ones and says why.
 """

@@ -25,10 +25,10 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from infogan.training import objective as losses
-from infogan.latent.spec import Latent
 from infogan.config import RunConfig
+from infogan.latent.spec import Latent
 from infogan.models import InfoGAN, build_model
+from infogan.training import objective as losses
 
 
 class PerSampleImages(Dataset):

@@ -89,8 +89,8 @@ def synthetic_images(config, n: int = 4096) -> torch.Tensor:
 def synthetic_trainer(config, images: torch.Tensor, engine):
     """A ``Trainer`` on ``images`` with ``engine``, writing to a fresh temporary run folder, in train mode."""
     from infogan.data.base import ImageData
-    from infogan.training.rundir import create_run_dir
     from infogan.training import Trainer
+    from infogan.training.rundir import create_run_dir
 
     outdir = Path(tempfile.mkdtemp(prefix="infogan-bench-"))
     trainer = Trainer(config, create_run_dir(outdir, config), ImageData(images, None, name="synthetic"),

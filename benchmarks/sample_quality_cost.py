@@ -24,7 +24,11 @@ from common import machine_info, table, write_result
 
 import infogan
 from infogan.metrics import sample_quality_eval as sqe
-from infogan.metrics.sample_quality import frechet_distance, kernel_distance, precision_recall
+from infogan.metrics.sample_quality import (
+    frechet_distance,
+    kernel_distance,
+    precision_recall,
+)
 from infogan.models import build_model
 
 

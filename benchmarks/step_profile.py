@@ -29,7 +29,15 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_info, matmul_peak, sync, synthetic_images, synthetic_trainer, table, write_result
+from common import (
+    machine_info,
+    matmul_peak,
+    sync,
+    synthetic_images,
+    synthetic_trainer,
+    table,
+    write_result,
+)
 
 HEAVY = ("mm", "addmm", "bmm", "convolution", "convolution_backward")
 

@@ -37,8 +37,16 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (count_flops, machine_info, matmul_peak, sync, synthetic_images, synthetic_trainer, table,
-                    write_result)
+from common import (
+    count_flops,
+    machine_info,
+    matmul_peak,
+    sync,
+    synthetic_images,
+    synthetic_trainer,
+    table,
+    write_result,
+)
 
 SWITCHES = ("amp", "channels_last", "fused", "malloc", "compile")
 
@@ -157,10 +165,10 @@ def sampling_worker(conn, threads: int | None, device: str, repeats: int) -> Non
     try:
         import infogan
         from infogan.data import load_dataset
-        from infogan.runtime.device import resolve_device
+        from infogan.inference.generate import generate
         from infogan.metrics.code_accuracy import code_accuracy
         from infogan.models import build_model
-        from infogan.inference.generate import generate
+        from infogan.runtime.device import resolve_device
 
         if threads:
             torch.set_num_threads(threads)

@@ -46,14 +46,14 @@ def train_and_score(conn, seed: int, path: str, args_dict: dict) -> None:
 
 def _run(seed: int, path: str, args) -> dict:
     import infogan
-    from infogan.runtime import speed as speed_module
     from infogan.api import load_training_data
-    from infogan.data import load_dataset
-    from infogan.runtime.engine import Engine
-    from infogan.metrics.code_accuracy import code_accuracy
     from infogan.config.presets import apply_schedule
-    from infogan.training.rundir import create_run_dir
+    from infogan.data import load_dataset
+    from infogan.metrics.code_accuracy import code_accuracy
+    from infogan.runtime import speed as speed_module
+    from infogan.runtime.engine import Engine
     from infogan.training import Trainer
+    from infogan.training.rundir import create_run_dir
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_result
 
 from infogan.data import load_dataset
-from infogan.storage import atomic_write
 from infogan.metrics.feature_nets import DigitFeatureNet, weights_path
 from infogan.metrics.shipped import state_bytes
+from infogan.storage import atomic_write
 
 MIN_ACCURACY = 0.99
 SHIFT = 2  # pixels of random translation each way

@@ -30,11 +30,16 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, write_result  # noqa: E402
 
-from infogan.storage import atomic_write  # noqa: E402
-from infogan.data.dsprites import FACTOR_SIZES, SHAPE_NAMES, render_dsprites, sample_factor_classes  # noqa: E402
+from infogan.data.dsprites import (  # noqa: E402
+    FACTOR_SIZES,
+    SHAPE_NAMES,
+    render_dsprites,
+    sample_factor_classes,
+)
 from infogan.metrics.shape_net import WEIGHTS_PATH, ShapeNet  # noqa: E402
-from infogan.metrics.shipped import file_sha256, state_bytes  # noqa: E402
 from infogan.metrics.shape_score import CONFIDENCE_THRESHOLD  # noqa: E402
+from infogan.metrics.shipped import file_sha256, state_bytes  # noqa: E402
+from infogan.storage import atomic_write  # noqa: E402
 
 _GRID_Y, _GRID_X = torch.meshgrid(torch.arange(64) + 0.5, torch.arange(64) + 0.5, indexing="ij")  # (64, 64)
 

@@ -22,11 +22,11 @@ import torch
 
 import infogan
 import infogan.inference.generate
-from infogan.latent.spec import Latent, LatentSpec
 from infogan.data.base import ImageData
+from infogan.latent.spec import Latent, LatentSpec
 from infogan.runtime.engine import Engine
-from infogan.training.rundir import create_run_dir
 from infogan.training import Trainer
+from infogan.training.rundir import create_run_dir
 
 GLOBAL_BATCH = 8
 

@@ -10,8 +10,8 @@ import torch
 
 import infogan
 from infogan import snapshot
-from infogan.training import state as resume_state
 from infogan.storage import TEMP_SUFFIX
+from infogan.training import state as resume_state
 
 
 def temp_files(run: Path) -> list[Path]:

@@ -125,7 +125,12 @@ def write_traversals(run: str | os.PathLike, *, outdir: str | os.PathLike | None
                      scale: int = 2, gif: bool = False, frames: int = 24) -> list[Path]:
     """One Figure 2 traversal sheet per code (``traverse-c2.png``, ...), and with ``gif`` an animated sweep of
     each continuous code (``traverse-c2.gif``, ``frames`` values there and back); returns the paths written."""
-    from infogan.inference.viz import save_gif, save_grid, traversal_frames, traversal_sheet
+    from infogan.inference.viz import (
+        save_gif,
+        save_grid,
+        traversal_frames,
+        traversal_sheet,
+    )
     from infogan.latent.spec import Continuous
 
     model = snapshot.load(run)

@@ -19,7 +19,6 @@ from PIL import Image
 
 import infogan
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -20,8 +20,8 @@ import infogan
 from infogan import snapshot
 from infogan.data.idx import idx_image_data, read_idx, write_idx
 from infogan.errors import CheckpointError, ConfigError, DataError, InfoGANError
-from infogan.models import register
 from infogan.inference.generate import encode
+from infogan.models import register
 
 # (encode comes from infogan.inference.generate: the attribute infogan.encode is replaced by the infogan.encode module
 # as soon as that module is imported, e.g. by the CLI)

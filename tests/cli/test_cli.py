@@ -7,7 +7,6 @@ import sys
 import pytest
 
 import infogan
-
 from infogan.cli import main
 
 

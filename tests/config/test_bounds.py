@@ -22,7 +22,6 @@ import infogan
 from infogan import snapshot
 from infogan.errors import DataError
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -17,17 +17,17 @@ from PIL import Image
 from torch import nn
 
 import infogan
-from infogan.config.presets import paper as presets_paper
 from infogan.api import load_training_data, write_samples, write_traversals
 from infogan.cli import main
-from infogan.latent.spec import Categorical, Continuous
+from infogan.config.presets import PRESETS, get_preset
+from infogan.config.presets import paper as presets_paper
 from infogan.data import fashion, mnist
 from infogan.data.idx import write_idx
+from infogan.inference.viz import sample_sheet, save_grid, to_uint8, traversal_sheet
+from infogan.latent.spec import Categorical, Continuous
 from infogan.models import InfoGAN, build_model
 from infogan.models.base import Discriminator
-from infogan.config.presets import PRESETS, get_preset
 from infogan.training import Trainer
-from infogan.inference.viz import sample_sheet, save_grid, to_uint8, traversal_sheet
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,13 @@ from functools import partial
 
 import pytest
 
-from infogan.data.fetch import DownloadError, download, fetch_first, file_md5, verify_md5
+from infogan.data.fetch import (
+    DownloadError,
+    download,
+    fetch_first,
+    file_md5,
+    verify_md5,
+)
 from infogan.errors import DataError
 from infogan.storage import TEMP_SUFFIX, atomic_open
 

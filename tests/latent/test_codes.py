@@ -5,9 +5,16 @@ import math
 import pytest
 import torch
 
-from infogan.latent.spec import Categorical, Continuous, LatentSpec, Noise, Uniform, gaussian_log_prob
-from infogan.latent.syntax import format_latent, parse_latent
 from infogan.errors import ConfigError
+from infogan.latent.spec import (
+    Categorical,
+    Continuous,
+    LatentSpec,
+    Noise,
+    Uniform,
+    gaussian_log_prob,
+)
+from infogan.latent.syntax import format_latent, parse_latent
 from infogan.training.objective import info_loss
 
 

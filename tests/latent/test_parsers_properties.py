@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import infogan
-from infogan.latent.spec import Categorical, Continuous, LatentSpec, Noise
-from infogan.latent.syntax import format_latent, parse_latent
 from infogan.config import RunConfig
 from infogan.data.idx import IDX_DTYPES, parse_idx, read_idx, write_idx
 from infogan.errors import ConfigError, DataError
+from infogan.latent.spec import Categorical, Continuous, LatentSpec, Noise
+from infogan.latent.syntax import format_latent, parse_latent
 
 # modest example counts: the whole module runs in seconds; no deadline (shared CI machines stall)
 FAST = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,6 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from infogan.config import ModelConfig
+from infogan.errors import ConfigError
+from infogan.latent.syntax import parse_latent
 from infogan.metrics.attributes import (
     code_attribute_correlation,
     ink,
@@ -19,9 +22,6 @@ from infogan.metrics.attributes import (
     thickness,
     width,
 )
-from infogan.latent.syntax import parse_latent
-from infogan.config import ModelConfig
-from infogan.errors import ConfigError
 from infogan.models.base import Discriminator, InfoGAN
 from infogan.reproduce.report.analysis import claim_verdicts, strongest_controls
 

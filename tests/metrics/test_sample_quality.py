@@ -20,15 +20,20 @@ from infogan import snapshot
 from infogan.api import format_results
 from infogan.data import load_dataset
 from infogan.errors import ConfigError, DataError
-from infogan.storage import read_jsonl
 from infogan.metrics import evaluate
 from infogan.metrics import sample_quality_eval as sqe
 from infogan.metrics.feature_nets import WEIGHTS, load_feature_net, weights_path
+from infogan.metrics.inception import WEIGHTS_FILE, load_inception
+from infogan.metrics.sample_quality import (
+    category_purity,
+    frechet_distance,
+    kernel_distance,
+    knn_radii,
+    precision_recall,
+)
 from infogan.metrics.shipped import file_sha256 as sha256_file
 from infogan.metrics.shipped import state_bytes
-from infogan.metrics.inception import WEIGHTS_FILE, load_inception
-from infogan.metrics.sample_quality import (category_purity, frechet_distance, kernel_distance, knn_radii,
-                                            precision_recall)
+from infogan.storage import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 

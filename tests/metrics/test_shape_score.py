@@ -12,17 +12,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from scipy.ndimage import gaussian_filter
 from safetensors.torch import save_file
+from scipy.ndimage import gaussian_filter
 
+from infogan.config.presets import get_preset
 from infogan.data.dsprites import render_dsprites, sample_factor_classes
 from infogan.errors import ConfigError, DataError
 from infogan.metrics import default_metrics, evaluate
 from infogan.metrics import shape_score as ss
-from infogan.metrics.shape_net import REBUILD_COMMAND, WEIGHTS_PATH, WEIGHTS_SHA256, ShapeNet, load_shape_net
+from infogan.metrics.shape_net import (
+    REBUILD_COMMAND,
+    WEIGHTS_PATH,
+    WEIGHTS_SHA256,
+    ShapeNet,
+    load_shape_net,
+)
 from infogan.metrics.shipped import file_sha256
 from infogan.models import build_model
-from infogan.config.presets import get_preset
 
 ROOT = Path(__file__).resolve().parents[2]
 

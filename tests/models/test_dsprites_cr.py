@@ -13,16 +13,20 @@ import math
 import numpy as np
 import pytest
 import torch
+from layer_lists import describe, shapes
 from torch import nn
 from torch.nn.utils import parametrize
 
 import infogan
-from infogan.snapshot import save_snapshot
+from infogan.config.presets import apply_schedule, get_preset
 from infogan.latent.spec import Continuous
 from infogan.models import build_model
-from infogan.models.spectral import PowerIterationSN, set_spectral_norm_update, spectral_norm_step
-from infogan.config.presets import apply_schedule, get_preset
-from layer_lists import describe, shapes
+from infogan.models.spectral import (
+    PowerIterationSN,
+    set_spectral_norm_update,
+    spectral_norm_step,
+)
+from infogan.snapshot import save_snapshot
 
 THEIR_G = ["FC128 ReLU BN", "FC1024 ReLU BN", "upconv64 s2 lReLU BN", "upconv32 s2 lReLU BN", "upconv32 s2 lReLU BN",
            "upconv1 s2 sigmoid"]

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from layer_lists import describe, shapes
 from torch import nn
 
 from infogan.config import ModelConfig
+from infogan.config.presets import get_preset
 from infogan.errors import ConfigError
 from infogan.models import build_model
 from infogan.models.chairs import upconv_same
-from infogan.config.presets import get_preset
-from layer_lists import describe, shapes
 
 PAPER_PRESETS = ["svhn", "celeba", "faces-azimuth", "faces-elevation", "faces-lighting", "chairs-rotation",
                  "chairs-width", "fashion-mnist"]

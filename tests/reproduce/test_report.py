@@ -13,9 +13,9 @@ import infogan
 from infogan.cli import main
 from infogan.data import load_fake
 from infogan.errors import ConfigError
-from infogan.storage import read_jsonl
 from infogan.reproduce.report import analysis, build_report
 from infogan.reproduce.report.runs import find_runs
+from infogan.storage import read_jsonl
 
 SECTIONS = ["Figure 1", "Figure 2", "as a classifier", "What G draws", "Continuous codes, measured", "Samples",
             "Training curves",

@@ -8,8 +8,8 @@ import pytest
 import infogan
 from infogan.cli import main
 from infogan.errors import ConfigError
-from infogan.storage import read_jsonl
 from infogan.reproduce import config_differences, plan
+from infogan.storage import read_jsonl
 from infogan.training import Trainer
 
 

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 import infogan
-from infogan.runtime import distributed as dist_utils
-from infogan.training import state as resume_state
 from infogan.cli import main
-from infogan.runtime.engine import Engine
 from infogan.errors import ConfigError
+from infogan.runtime import distributed as dist_utils
+from infogan.runtime.engine import Engine
+from infogan.training import state as resume_state
 
 TESTS = Path(__file__).resolve().parents[1]  # distributed_worker.py
 sys.path.insert(0, str(TESTS))

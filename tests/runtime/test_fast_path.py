@@ -33,8 +33,8 @@ from infogan.runtime import speed as speed_module
 from infogan.runtime.device import cpu_has_bf16, resolve_precision
 from infogan.runtime.engine import Engine
 from infogan.runtime.speed import CompiledModule, compile_unavailable
-from infogan.training.rundir import create_run_dir
 from infogan.training import Trainer
+from infogan.training.rundir import create_run_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from baseline import PerSampleImages, SlowPortTrainer
@@ -136,8 +136,8 @@ def test_baseline_loop_computes_the_same_steps(step_config, fake_data, tmp_path)
 
 
 def test_baseline_per_sample_images_equal_the_resident_batch(tiny_config, fake_data):
-    from infogan.models import build_model
     from infogan.inference.generate import to_model_range
+    from infogan.models import build_model
 
     model = build_model(tiny_config.model)
     dataset = PerSampleImages(fake_data.images, tiny_config.model.output)

@@ -7,8 +7,8 @@ import torch
 
 import infogan
 from infogan import snapshot
-from infogan.training import state as resume_state
 from infogan.errors import CheckpointError
+from infogan.training import state as resume_state
 
 
 def test_snapshot_round_trip(tiny_run):

@@ -9,13 +9,12 @@ import pytest
 import torch
 
 import infogan
-from infogan.training import state as resume_state
-from infogan.training import augment
-from infogan.training import objective as losses
 from infogan.errors import ConfigError
 from infogan.latent.syntax import parse_latent
+from infogan.training import Trainer, augment
+from infogan.training import objective as losses
+from infogan.training import state as resume_state
 from infogan.training.rundir import create_run_dir
-from infogan.training import Trainer
 
 
 def _params(theta):

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import infogan
-from infogan.training import state as resume_state
 from infogan.storage import read_jsonl
+from infogan.training import state as resume_state
 
 
 @pytest.fixture(autouse=True)
@@ -50,8 +50,8 @@ def _poisoned(trainer, at: set[int], where: str = "loss", *, again: bool = False
 
 
 def _trainer(cfg, tmp_path, data):
-    from infogan.training.rundir import create_run_dir
     from infogan.training import Trainer
+    from infogan.training.rundir import create_run_dir
 
     return Trainer(cfg, create_run_dir(tmp_path, cfg), data, progress=False)
 

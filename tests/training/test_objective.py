@@ -2,9 +2,9 @@
 
 import torch
 
-from infogan.training import objective as losses
 from infogan.config import ModelConfig
 from infogan.models import build_model
+from infogan.training import objective as losses
 
 
 def grads_of(model, loss):
@@ -46,8 +46,8 @@ def test_d_and_g_losses_closed_form():
 
 
 def test_g_phase_leaves_d_untouched_and_d_phase_leaves_g_untouched(tiny_config, fake_data, tmp_path):
-    from infogan.training.rundir import create_run_dir
     from infogan.training import Trainer
+    from infogan.training.rundir import create_run_dir
 
     trainer = Trainer(tiny_config, create_run_dir(tmp_path, tiny_config), fake_data, progress=False)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}

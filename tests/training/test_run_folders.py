@@ -16,7 +16,6 @@ from hostile import copy_run, one_line_error, resume_argv, train_tiny
 import infogan
 from infogan.errors import ConfigError, InfoGANError
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

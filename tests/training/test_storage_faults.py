@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from run_folders import REAL, assert_same_training, cli, temp_files, train_quiet
 
 import infogan
 from infogan import snapshot
-from infogan.training import state as resume_state
 from infogan.errors import TrainingError
 from infogan.storage import atomic_path
-from run_folders import REAL, assert_same_training, cli, temp_files, train_quiet
+from infogan.training import state as resume_state
 
 
 @pytest.fixture(autouse=True)

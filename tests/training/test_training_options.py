@@ -13,9 +13,9 @@ import infogan
 from infogan.errors import ConfigError, TrainingError
 from infogan.training import state as resume_state
 from infogan.training.batches import BatchSource
+from infogan.training.loop import Trainer
 from infogan.training.objective import Objective, d_loss, g_loss
 from infogan.training.rundir import create_run_dir
-from infogan.training.loop import Trainer
 
 
 def _weights(run_dir):

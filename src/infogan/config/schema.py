@@ -22,7 +22,6 @@ from infogan.errors import ConfigError
 from infogan.latent.spec import LatentSpec
 from infogan.latent.syntax import parse_latent
 
-
 # Bounds on sizes a config may ask for: a config or snapshot from elsewhere decides what is allocated, so
 # absurd sizes are refused before anything is built.
 MAX_IMAGE_SIDE = 1024  # 16 x the paper's largest images (64 x 64); G's and D's layers scale with the area

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from infogan.errors import ConfigError, DataError
 from infogan.latent.spec import Categorical
 from infogan.latent.syntax import format_latent
-from infogan.errors import ConfigError, DataError
 from infogan.models import InfoGAN
 
 TABLE_FORMATS = ("csv", "jsonl")

@@ -25,11 +25,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from infogan.errors import CheckpointError, ConfigError
 from infogan.latent.spec import Categorical
 from infogan.latent.syntax import format_latent
-from infogan.errors import CheckpointError, ConfigError
-from infogan.storage import atomic_path, atomic_write_text
 from infogan.models import InfoGAN
+from infogan.storage import atomic_path, atomic_write_text
 
 FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}

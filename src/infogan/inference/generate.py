@@ -6,9 +6,9 @@ from typing import Sequence
 
 import torch
 
+from infogan.errors import ConfigError
 from infogan.latent.spec import Categorical, Latent
 from infogan.latent.syntax import format_latent
-from infogan.errors import ConfigError
 from infogan.models import InfoGAN
 
 

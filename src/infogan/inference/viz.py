@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from infogan.latent.spec import Categorical, Latent
-from infogan.storage import atomic_write
 from infogan.models import InfoGAN
+from infogan.storage import atomic_write
 
 
 def to_uint8(images: torch.Tensor, output: str = "sigmoid") -> np.ndarray:

@@ -16,7 +16,14 @@ from __future__ import annotations
 import re
 
 from infogan.errors import ConfigError
-from infogan.latent.spec import MAX_CODES, Categorical, Code, Continuous, LatentSpec, Noise
+from infogan.latent.spec import (
+    MAX_CODES,
+    Categorical,
+    Code,
+    Continuous,
+    LatentSpec,
+    Noise,
+)
 
 _ITEM = re.compile(r"^(noise|cat|unif|gauss)(\d{1,7})(?:x(\d{1,7}))?$")
 __all__ = ["MAX_CODES", "format_latent", "parse_latent"]

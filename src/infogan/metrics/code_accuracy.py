@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from infogan.errors import ConfigError
-from infogan.metrics.clustering import clustering_scores
 from infogan.inference.generate import encode
+from infogan.metrics.clustering import clustering_scores
 
 
 def code_accuracy(model, data, *, code: int | None = None) -> dict:

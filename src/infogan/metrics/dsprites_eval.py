@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from infogan.errors import ConfigError
-from infogan.metrics.disentanglement import evaluate_disentanglement
 from infogan.inference.generate import encode
+from infogan.metrics.disentanglement import evaluate_disentanglement
 
 
 def q_representation(model, images: torch.Tensor) -> np.ndarray:

@@ -23,9 +23,14 @@ import weakref
 import torch
 
 from infogan.errors import ConfigError
-from infogan.metrics.sample_quality import category_purity, frechet_distance, kernel_distance, precision_recall
 from infogan.inference.generate import generate
 from infogan.latent.syntax import format_latent
+from infogan.metrics.sample_quality import (
+    category_purity,
+    frechet_distance,
+    kernel_distance,
+    precision_recall,
+)
 
 DIGIT_DATASETS = ("mnist", "fake")  # where the digit network applies (fake: MNIST-shaped test data)
 SHAPE_DATASETS = ("dsprites",)  # where the shape classifier's features apply

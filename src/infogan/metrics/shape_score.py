@@ -153,8 +153,8 @@ def shape_score_for_model(model, *, num_samples: int = PROTOCOL_SAMPLES, seed: i
         :func:`score_probabilities`'s numbers for G's samples, plus ``real`` (the same for renders),
         ``relative_to_real``, ``threshold``, ``num_samples`` and ``protocol``.
     """
-    from infogan.metrics.shape_net import load_shape_net
     from infogan.inference.generate import generate
+    from infogan.metrics.shape_net import load_shape_net
 
     if tuple(model.config.image_shape) != (1, 64, 64):
         raise ConfigError(f"the shape score needs a model of 64x64 greyscale images (a dsprites preset), got "

@@ -27,7 +27,8 @@ from torch.nn.utils import parametrize
 from infogan.config import ModelConfig
 from infogan.models.base import Discriminator, InfoGAN
 from infogan.models.layers import Reshape, output_activation
-from infogan.models.spectral import PowerIterationSN, power_iteration_sn as _sn
+from infogan.models.spectral import PowerIterationSN
+from infogan.models.spectral import power_iteration_sn as _sn
 
 _INIT_STD = 0.02  # op.py: stddev=0.02 of linear, conv2d and deconv2d
 

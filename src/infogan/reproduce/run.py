@@ -23,8 +23,20 @@ from pathlib import Path
 
 from infogan.config import RunConfig
 from infogan.errors import ConfigError, InfoGANError
-from infogan.reproduce.plan import DEFAULT_BASELINE_ITERATIONS, PlannedRun, check_folder, plan, run_status
-from infogan.reproduce.pool import EXIT_DONE, EXIT_ERROR, EXIT_STOPPED, default_threads, run_in_processes
+from infogan.reproduce.plan import (
+    DEFAULT_BASELINE_ITERATIONS,
+    PlannedRun,
+    check_folder,
+    plan,
+    run_status,
+)
+from infogan.reproduce.pool import (
+    EXIT_DONE,
+    EXIT_ERROR,
+    EXIT_STOPPED,
+    default_threads,
+    run_in_processes,
+)
 from infogan.storage import atomic_write_text
 from infogan.training.session import load_training_data, train_run
 

@@ -29,7 +29,11 @@ from infogan.errors import CheckpointError, TrainingError
 from infogan.inference.generate import to_model_range
 from infogan.latent.spec import Latent
 from infogan.models import InfoGAN, build_model
-from infogan.models.spectral import has_power_iteration_sn, set_spectral_norm_update, spectral_norm_step
+from infogan.models.spectral import (
+    has_power_iteration_sn,
+    set_spectral_norm_update,
+    spectral_norm_step,
+)
 from infogan.runtime.engine import Engine
 from infogan.training import evaluation, guard
 from infogan.training import state as resume_state

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from infogan.config.schema import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from infogan.config.schema import (
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    TrainConfig,
+)
 from infogan.latent.syntax import parse_latent
 
 DSPRITES_FULL_ITERATIONS = 28 * 737280 // 64  # 322,560: InfoGAN-CR's 28 epochs at batch 64

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from infogan.config.schema import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from infogan.config.schema import (
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    TrainConfig,
+)
 from infogan.latent.syntax import parse_latent
 
 # fits a 2-core CPU in well under 15 minutes (docs/reproduce.md)

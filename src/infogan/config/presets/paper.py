@@ -27,7 +27,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from infogan.config.presets.mnist import OFFICIAL, mnist
-from infogan.config.schema import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from infogan.config.schema import (
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    TrainConfig,
+)
 from infogan.latent.syntax import parse_latent
 
 # Not stated in the paper: batch 128 as in the official MNIST code; 20,000 iterations (our choice).

@@ -20,13 +20,24 @@ from pathlib import Path
 import torch
 
 from infogan import snapshot
-from infogan.latent.spec import Categorical
 from infogan.errors import ConfigError
-from infogan.storage import atomic_write_text
+from infogan.latent.spec import Categorical
 from infogan.reproduce.report import quality, sections
-from infogan.reproduce.report.document import Bullets, Document, Text, to_html, to_markdown
-from infogan.reproduce.report.runs import RunRecord, cached_metric, find_runs, machine_info
+from infogan.reproduce.report.document import (
+    Bullets,
+    Document,
+    Text,
+    to_html,
+    to_markdown,
+)
+from infogan.reproduce.report.runs import (
+    RunRecord,
+    cached_metric,
+    find_runs,
+    machine_info,
+)
 from infogan.reproduce.report.sections import RunResult
+from infogan.storage import atomic_write_text
 
 TRAVERSAL_STEPS, TRAVERSAL_SPAN = 10, 2.0  # the paper's Figure 2: ten columns over [-2, 2]
 
@@ -83,9 +94,9 @@ def default_out(records: Sequence[RunRecord]) -> Path:
 def gather(run: RunRecord, out: Path, *, attribute_draws: int, device: str,
            echo: Callable[[str], None], quality_samples: int = 10_000) -> RunResult:
     """Load a run's snapshot; read (or compute once) its metrics; draw its sample and traversal sheets."""
-    from infogan.metrics.attributes import protocol_name
-    from infogan.metrics import METRICS
     from infogan.inference.viz import sample_sheet, save_grid, traversal_sheet
+    from infogan.metrics import METRICS
+    from infogan.metrics.attributes import protocol_name
 
     result = RunResult(run)
     if not (run.path / snapshot.SNAPSHOT_NAME).exists():

@@ -9,7 +9,11 @@ digit features) and ``info_bound_10k``.
 from __future__ import annotations
 
 from infogan.metrics import METRICS
-from infogan.metrics.sample_quality_eval import DIGIT_DATASETS, protocol_name, purity_protocol
+from infogan.metrics.sample_quality_eval import (
+    DIGIT_DATASETS,
+    protocol_name,
+    purity_protocol,
+)
 from infogan.reproduce.report import analysis
 from infogan.reproduce.report.document import Section, Table, Text
 from infogan.reproduce.report.runs import cached_metric

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from infogan.metrics.attributes import ATTRIBUTES, DEFAULT_ATTRIBUTES, STRONG
 from infogan.reproduce.report import analysis, figures
-from infogan.reproduce.report.document import Bullets, Code, Gallery, Image, Section, Table, Text
+from infogan.reproduce.report.document import (
+    Bullets,
+    Code,
+    Gallery,
+    Image,
+    Section,
+    Table,
+    Text,
+)
 from infogan.reproduce.report.runs import RunRecord, describe_machine
 
 LOSS_KEYS = ("gan_d", "gan_g", "d_real", "d_fake")

@@ -63,6 +63,8 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
                               "trainer"),
     "consistent-b64-real": ("mnist-consistent", {"train": {"batch_size": 64}, "optim": {"consistency_real": 1.0}},
                             "trainer"),
+    "consistent-b64-d-only-real": ("mnist-consistent", {"train": {"batch_size": 64}, "optim": {
+        "consistency_to_g": False, "consistency_real": 1.0}}, "trainer"),
     "consistent-b128-small": ("mnist-consistent", {"train": {"batch_size": 128}, "optim": {
         "consistency_rotation": 10.0, "consistency_scale": 0.05, "consistency_shift": 0.025}}, "trainer"),
     # dSprites: the project's preset, InfoGAN-CR's exact model and training, and one switch at a time between

@@ -2,7 +2,7 @@
 
 InfoGAN-CR's dSprites setup (their Sec. 5 and released config): 5 continuous codes + 5 noise dimensions, spectral normalisation in D,
 Q's std fixed, lambda 0.05. The layer sizes below (conv 32-32-64-64, 4x4, stride 2; FC128) are those of
-InfoGAN-CR's released code (github.com/fjxmlzn/InfoGAN-CR, ``gan/network.py``, read 2026-12-02). Known differences
+InfoGAN-CR's released code (github.com/fjxmlzn/InfoGAN-CR, ``gan/network.py``). Known differences
 from it: there each layer applies its activation before batch norm (here batch norm, then the activation), G's
 up-convolutions use leaky ReLU (here ReLU), and Q's two FC layers are spectrally normalised too (here not). The
 full list is in docs/results/dsprites/README.md; :mod:`infogan.models.dsprites_cr` is their network itself.

@@ -75,6 +75,7 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "dsprites-cr-one-g-step": ("dsprites-cr", {"optim": {"g_steps": 1}}, "trainer"),
     "dsprites-cr-uniform": ("dsprites-cr", {"train": {"sampling": "uniform"}}, "trainer"),
     "dsprites-two-g-steps": ("dsprites", {"optim": {"g_steps": 2}}, "trainer"),
+    "dsprites-fp32": ("dsprites", {"train": {"precision": "fp32"}}, "trainer"),
     "dsprites-cr-model-only": ("dsprites-cr", {"optim": {"g_steps": 1, "loss_eps": 0.0, "sn_update": "every_call"},
                                                "train": {"sampling": "uniform"}}, "trainer"),
 }

@@ -52,6 +52,7 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "official-b128-fresh": ("mnist-official", {"train": {"batch_size": 128}, "optim": {"g_latent": "fresh"}}, "trainer"),
     "official-b64-fresh": ("mnist-official", {"train": {"batch_size": 64}, "optim": {"g_latent": "fresh"}}, "trainer"),
     "official-b64-fp32": ("mnist-official", {"train": {"batch_size": 64, "precision": "fp32"}}, "trainer"),
+    "official-b64-epoch": ("mnist-official", {"train": {"batch_size": 64, "sampling": "epoch"}}, "trainer"),
     "official-b128-fp32": ("mnist-official", {"train": {"batch_size": 128, "precision": "fp32"}}, "trainer"),
     "consistent-b64-d-only": ("mnist-consistent", {"train": {"batch_size": 64}, "optim": {"consistency_to_g": False}},
                               "trainer"),

@@ -181,6 +181,29 @@ def summarise(outdir: Path, variants: list[str], seeds: list[int], iterations: i
     return out
 
 
+def compare(summary: dict, pairs: list[tuple[str, str]]) -> list[dict]:
+    """For each pair (a, b) and each summary key: the difference of the means over seeds (a - b), Welch's t-test
+    and the Mann-Whitney U test (two-sided). With a few seeds per variant these say whether a difference is
+    beyond seed noise; they do not pair seeds (a seed of two variants is not the same game)."""
+    from scipy import stats as tests
+
+    out = []
+    for a, b in pairs:
+        rows_a, rows_b = summary[a]["per_seed"], summary[b]["per_seed"]
+        for key in summary[a]["summary"]:
+            x, y = [r[key] for r in rows_a.values()], [r[key] for r in rows_b.values()]
+            if len(x) < 2 or len(y) < 2 or len(set(x) | set(y)) == 1:  # e.g. the floors: one value for all
+                continue
+            welch = tests.ttest_ind(x, y, equal_var=False)
+            rank = tests.mannwhitneyu(x, y, alternative="two-sided")
+            out.append({"a": a, "b": b, "key": key, "n_a": len(x), "n_b": len(y),
+                        "mean_a": statistics.fmean(x), "mean_b": statistics.fmean(y),
+                        "difference": statistics.fmean(x) - statistics.fmean(y),
+                        "welch_t": float(welch.statistic), "welch_p": float(welch.pvalue),
+                        "mannwhitney_u": float(rank.statistic), "mannwhitney_p": float(rank.pvalue)})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", default="official-b64,consistent-b64")
@@ -192,11 +215,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the summary here")
     parser.add_argument("--summary-only", action="store_true", help="train nothing; summarise what is there")
+    parser.add_argument("--compare", default="", metavar="A:B[,C:D]",
+                        help="variant pairs to test against each other over seeds (Welch's t, Mann-Whitney U)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="a config override for every variant, e.g. --set train.device=cuda (execution fields "
                         "such as the device, precision or compile mode leave the runs' results comparable)")
     args = parser.parse_args()
     variants, seeds = args.variants.split(","), [int(s) for s in args.seeds.split(",")]
+    pairs = [tuple(p.split(":")) for p in args.compare.split(",") if p]
+    if any(len(p) != 2 or not set(p) <= set(variants) for p in pairs):
+        raise SystemExit(f"--compare takes pairs A:B of variants named in --variants, got {args.compare!r}")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
@@ -223,6 +251,10 @@ def main() -> None:
         if s:
             print(f"{name:28s} " + "  ".join(f"{k} {s[k]['mean']:.4g} (sd {s[k]['sd']:.2g}, min {s[k]['min']:.4g})"
                                               for k in s) + f"  ({len(v['per_seed'])} seeds)")
+    summary["comparisons"] = compare(summary["variants"], pairs)
+    for c in summary["comparisons"]:
+        print(f"{c['a']} - {c['b']} ({c['n_a']} and {c['n_b']} seeds): {c['key']} {c['difference']:+.4g}, "
+              f"Welch p {c['welch_p']:.3f}, Mann-Whitney p {c['mannwhitney_p']:.3f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

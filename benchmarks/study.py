@@ -77,6 +77,8 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "dsprites-cr-uniform": ("dsprites-cr", {"train": {"sampling": "uniform"}}, "trainer"),
     "dsprites-two-g-steps": ("dsprites", {"optim": {"g_steps": 2}}, "trainer"),
     "dsprites-fp32": ("dsprites", {"train": {"precision": "fp32"}}, "trainer"),
+    "dsprites-no-sn": ("dsprites", {"model": {"spectral_norm": False}}, "trainer"),
+    "dsprites-lr2e-4": ("dsprites", {"optim": {"lr_d": 2e-4, "lr_g": 2e-4}}, "trainer"),
     "dsprites-cr-model-only": ("dsprites-cr", {"optim": {"g_steps": 1, "loss_eps": 0.0, "sn_update": "every_call"},
                                                "train": {"sampling": "uniform"}}, "trainer"),
 }

@@ -1,0 +1,105 @@
+"""Are a dSprites generator's samples sprites of the right size, and does the shape score read them fairly?
+
+    python benchmarks/dsprites_sample_check.py RUN_OR_SNAPSHOT [--samples 2000] [--probe-steps 1500] [--out FILE]
+
+For G's samples and for the same number of renders (``infogan.data.dsprites``, factors drawn uniformly):
+lit pixels per image (> 0.5), grey pixels per image (0.1 to 0.9: how far G's output is from binary), and the
+shape score (``infogan.metrics.shape_score``) of the images as they are and binarised at 0.5. For the renders
+also the score after a 3x3 binomial blur: how much softer edges alone cost. If G's samples are binary, of the
+real sprites' size, and score the same binarised, a low score is about the shapes G draws, not about grey
+edges the shape classifier was never shown.
+
+``--probe-steps N`` also trains a fresh discriminator of the run's architecture (with and without spectral norm;
+Adam 2e-4, batches of 64 renders and 64 samples) for N steps to tell renders from G's samples, and reports its
+accuracy on held-out images: whether this D can see what separates G's samples from the renders at all, to
+compare with the D(x) and D(G(z)) of the training log. Writes JSON (default benchmarks/results/dsprites_sample_check-<date>.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from common import machine_info, write_result
+from infogan.data.dsprites import render_dsprites, sample_factor_classes
+from infogan.inference.generate import generate
+from infogan.metrics.shape_net import load_shape_net
+from infogan.models import build_model
+from infogan.metrics.shape_score import score_probabilities
+from infogan.snapshot import load, resolve_snapshot, snapshot_step
+
+
+def describe(images: torch.Tensor, net) -> dict:
+    """Pixel statistics and shape score of (N, 1, 64, 64) images in [0, 1], as they are and binarised."""
+    as_is = score_probabilities(net.probabilities(images).numpy())
+    binary = score_probabilities(net.probabilities((images > 0.5).float()).numpy())
+    return {"lit_pixels": float((images > 0.5).float().sum(dim=(1, 2, 3)).mean()),
+            "grey_pixels": float(((images > 0.1) & (images < 0.9)).float().sum(dim=(1, 2, 3)).mean()),
+            "score": as_is["score"], "confident_share": as_is["confident_share"], "counts": as_is["counts"],
+            "score_binarised": binary["score"]}
+
+
+def probe_discriminator(model_config, real: torch.Tensor, fake: torch.Tensor, *, steps: int, held_out: int,
+                        spectral_norm: bool, seed: int = 0) -> dict:
+    """Train a fresh D of ``model_config``'s architecture to tell ``real`` from ``fake`` (both (N, 1, 64, 64));
+    the last ``held_out`` images of each are kept out of training and scored at the end."""
+    torch.manual_seed(seed)
+    D = build_model(dataclasses.replace(model_config, spectral_norm=spectral_norm)).D
+    opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    n, gen = len(real) - held_out, torch.Generator().manual_seed(seed)
+    target = torch.cat([torch.ones(64), torch.zeros(64)])  # (128,)
+    for _ in range(steps):
+        i = torch.randint(n, (64,), generator=gen)
+        logit, _ = D(torch.cat([real[i], fake[i]]))  # (128, 1)
+        loss = F.binary_cross_entropy_with_logits(logit.reshape(-1), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    D.eval()
+    with torch.no_grad():
+        real_ok = (D(real[n:])[0].reshape(-1) > 0).float().mean().item()
+        fake_ok = (D(fake[n:])[0].reshape(-1) < 0).float().mean().item()
+    return {"spectral_norm": spectral_norm, "steps": steps, "held_out": held_out, "last_loss": loss.item(),
+            "accuracy": (real_ok + fake_ok) / 2, "real_called_real": real_ok, "fake_called_fake": fake_ok}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", help="a dsprites run folder or snapshot")
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--probe-steps", type=int, default=0, help="train a fresh D for this many steps (0: no probe)")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    net = load_shape_net().eval()
+    path = resolve_snapshot(args.run)
+    model = load(path)
+    fake = generate(model, n=args.samples, generator=torch.Generator().manual_seed(args.seed)).clamp(0, 1)
+    classes = sample_factor_classes(np.random.default_rng(args.seed), args.samples)
+    real = torch.from_numpy(render_dsprites(classes)).unsqueeze(1).float()  # (N, 1, 64, 64) in {0, 1}
+    kernel = torch.tensor([0.25, 0.5, 0.25])
+    blurred = F.conv2d(real, (kernel[:, None] * kernel[None, :])[None, None], padding=1)
+    result = {"snapshot": str(path), "step": snapshot_step(path), "samples": args.samples, "seed": args.seed,
+              "generated": describe(fake, net), "real": describe(real, net), "real_blurred": describe(blurred, net),
+              "machine": machine_info(torch.device("cpu"))}
+    if args.probe_steps:
+        held_out = max(1, args.samples // 6)
+        result["probe"] = [probe_discriminator(model.config, real, fake, steps=args.probe_steps, held_out=held_out,
+                                               spectral_norm=sn, seed=args.seed) for sn in (True, False)]
+        for p in result["probe"]:
+            print(f"fresh D (spectral norm {p['spectral_norm']}), {p['steps']} steps: held-out accuracy "
+                  f"{p['accuracy']:.3f} (renders {p['real_called_real']:.3f}, samples {p['fake_called_fake']:.3f})")
+    for name in ("generated", "real", "real_blurred"):
+        r = result[name]
+        print(f"{name:13s} lit {r['lit_pixels']:6.1f}  grey {r['grey_pixels']:5.1f}  score {r['score']:.3f} "
+              f"(binarised {r['score_binarised']:.3f})  confident {r['confident_share']:.1%}  {r['counts']}")
+    print(write_result("dsprites_sample_check", result, args.out))
+
+
+if __name__ == "__main__":
+    main()

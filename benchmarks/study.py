@@ -83,6 +83,11 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "dsprites-cr-model-only": ("dsprites-cr", {"optim": {"g_steps": 1, "loss_eps": 0.0, "sn_update": "every_call"},
                                                "train": {"sampling": "uniform"}}, "trainer"),
 }
+# Every variant that does not name its sampling was measured when draws with replacement were the trainer's
+# default (before 0.2.0); pinning it keeps the committed results reproducible now that epoch sampling is.
+for _preset, _overrides, _path in VARIANTS.values():
+    if _path == "trainer" and _preset != "dsprites-cr":
+        _overrides.setdefault("train", {}).setdefault("sampling", "uniform")
 
 
 def kind_of(variant: str) -> str:
@@ -186,15 +191,19 @@ def summarise(outdir: Path, variants: list[str], seeds: list[int], iterations: i
 
 def compare(summary: dict, pairs: list[tuple[str, str]]) -> list[dict]:
     """For each pair (a, b) and each summary key: the difference of the means over seeds (a - b), Welch's t-test
-    and the Mann-Whitney U test (two-sided). With a few seeds per variant these say whether a difference is
-    beyond seed noise; they do not pair seeds (a seed of two variants is not the same game)."""
+    and the Mann-Whitney U test (two-sided). A side may pool variants, "v1+v2": their runs together. With a few
+    seeds per variant these say whether a difference is beyond seed noise; they do not pair seeds (a seed of
+    two variants is not the same game)."""
     from scipy import stats as tests
+
+    def runs(side: str) -> list[dict]:
+        return [row for name in side.split("+") for row in summary[name]["per_seed"].values()]
 
     out = []
     for a, b in pairs:
-        rows_a, rows_b = summary[a]["per_seed"], summary[b]["per_seed"]
-        for key in summary[a]["summary"]:
-            x, y = [r[key] for r in rows_a.values()], [r[key] for r in rows_b.values()]
+        rows_a, rows_b = runs(a), runs(b)
+        for key in summary[a.split("+")[0]]["summary"]:
+            x, y = [r[key] for r in rows_a], [r[key] for r in rows_b]
             if len(x) < 2 or len(y) < 2 or len(set(x) | set(y)) == 1:  # e.g. the floors: one value for all
                 continue
             welch = tests.ttest_ind(x, y, equal_var=False)
@@ -219,15 +228,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the summary here")
     parser.add_argument("--summary-only", action="store_true", help="train nothing; summarise what is there")
     parser.add_argument("--compare", default="", metavar="A:B[,C:D]",
-                        help="variant pairs to test against each other over seeds (Welch's t, Mann-Whitney U)")
+                        help="variant pairs to test against each other over seeds (Welch's t, Mann-Whitney U); "
+                        "a side may pool variants: A1+A2:B")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="a config override for every variant, e.g. --set train.device=cuda (execution fields "
                         "such as the device, precision or compile mode leave the runs' results comparable)")
     args = parser.parse_args()
     variants, seeds = args.variants.split(","), [int(s) for s in args.seeds.split(",")]
     pairs = [tuple(p.split(":")) for p in args.compare.split(",") if p]
-    if any(len(p) != 2 or not set(p) <= set(variants) for p in pairs):
-        raise SystemExit(f"--compare takes pairs A:B of variants named in --variants, got {args.compare!r}")
+    if any(len(p) != 2 or not {v for side in p for v in side.split("+")} <= set(variants) for p in pairs):
+        raise SystemExit(f"--compare takes pairs A:B of variants named in --variants (a side may pool them, "
+                         f"A1+A2:B), got {args.compare!r}")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
@@ -256,7 +267,7 @@ def main() -> None:
                                               for k in s) + f"  ({len(v['per_seed'])} seeds)")
     summary["comparisons"] = compare(summary["variants"], pairs)
     for c in summary["comparisons"]:
-        print(f"{c['a']} - {c['b']} ({c['n_a']} and {c['n_b']} seeds): {c['key']} {c['difference']:+.4g}, "
+        print(f"{c['a']} - {c['b']} ({c['n_a']} and {c['n_b']} runs): {c['key']} {c['difference']:+.4g}, "
               f"Welch p {c['welch_p']:.3f}, Mann-Whitney p {c['mannwhitney_p']:.3f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

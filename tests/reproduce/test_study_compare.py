@@ -33,3 +33,9 @@ def test_overlapping_variants_are_not():
 
 def test_a_variant_with_one_seed_is_not_tested():
     assert compare(summary(a=[1.0], b=[1.0, 2.0, 3.0]), [("a", "b")]) == []
+
+
+def test_a_side_may_pool_variants():
+    rows = compare(summary(a=[2.0, 2.1], b=[2.2, 2.05, 2.15], c=[1.0, 1.1, 1.2]), [("a+b", "c")])
+    assert rows[0]["n_a"] == 5 and rows[0]["n_b"] == 3
+    assert rows[0]["mean_a"] == pytest.approx(2.1)

@@ -53,6 +53,7 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "official-b64-fresh": ("mnist-official", {"train": {"batch_size": 64}, "optim": {"g_latent": "fresh"}}, "trainer"),
     "official-b64-fp32": ("mnist-official", {"train": {"batch_size": 64, "precision": "fp32"}}, "trainer"),
     "official-b64-epoch": ("mnist-official", {"train": {"batch_size": 64, "sampling": "epoch"}}, "trainer"),
+    "consistent-b64-epoch": ("mnist-consistent", {"train": {"batch_size": 64, "sampling": "epoch"}}, "trainer"),
     "official-b128-fp32": ("mnist-official", {"train": {"batch_size": 128, "precision": "fp32"}}, "trainer"),
     "consistent-b64-d-only": ("mnist-consistent", {"train": {"batch_size": 64}, "optim": {"consistency_to_g": False}},
                               "trainer"),
@@ -83,8 +84,8 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "dsprites-cr-model-only": ("dsprites-cr", {"optim": {"g_steps": 1, "loss_eps": 0.0, "sn_update": "every_call"},
                                                "train": {"sampling": "uniform"}}, "trainer"),
 }
-# Every variant that does not name its sampling was measured when draws with replacement were the trainer's
-# default (before 0.2.0); pinning it keeps the committed results reproducible now that epoch sampling is.
+# Every variant that does not name its sampling was measured drawing its batches with replacement (the
+# trainer's default); pinned, so that the committed results stay reproducible whatever the default becomes.
 for _preset, _overrides, _path in VARIANTS.values():
     if _path == "trainer" and _preset != "dsprites-cr":
         _overrides.setdefault("train", {}).setdefault("sampling", "uniform")

@@ -29,7 +29,7 @@ def configs() -> dict:
 
     base = infogan.get_preset("fake").replace(
         train={"iterations": GOLDEN_STEPS, "batch_size": 16, "tick": 8, "snapshot_every": 8, "precision": "fp32",
-               "deterministic": True, "seed": 3})
+               "deterministic": True, "seed": 3, "sampling": "uniform"})  # the sampling the hashes were recorded with
     presets = {name: infogan.get_preset(name) for name in ("mnist-consistent", "dsprites")}
     return {
         "tiny": base.replace(model={"arch": "tiny"}),

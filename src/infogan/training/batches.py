@@ -34,7 +34,8 @@ class BatchSource:
             return torch.randint(self.size, (batch,), generator=self.generator, device=device)
         if batch > self.size:
             raise CheckpointError(f"batch {batch} is larger than the {self.size} training images: epoch "
-                                  "sampling needs at least one full batch per epoch")
+                                  "sampling needs at least one full batch per epoch; use a smaller --batch-size "
+                                  "or draw with replacement (--set train.sampling=uniform)")
         if self.order is None or self.position + batch > self.size:  # a new epoch; the remainder is dropped
             self.order = torch.randperm(self.size, generator=self.generator, device=device)
             self.position = 0

@@ -107,7 +107,7 @@ class Trainer:
 
     # ----- one iteration -----------------------------------------------------------------------------
     def real_batch(self, batch: int) -> torch.Tensor:
-        """A batch drawn uniformly with replacement from the resident data, in G's output range."""
+        """The next real batch from the resident data (``train.sampling``), in G's output range."""
         idx = self.batches.indices(batch)  # (B,)
         x = to_model_range(self.model, self.images[idx])  # (B, C, H, W) float
         return x.contiguous(memory_format=self.engine.memory_format)  # D's layout: no reorder in its first conv

@@ -209,9 +209,9 @@ def compare(summary: dict, pairs: list[tuple[str, str]]) -> list[dict]:
                 continue
             welch = tests.ttest_ind(x, y, equal_var=False)
             rank = tests.mannwhitneyu(x, y, alternative="two-sided")
+            mean_a, mean_b = statistics.fmean(x), statistics.fmean(y)
             out.append({"a": a, "b": b, "key": key, "n_a": len(x), "n_b": len(y),
-                        "mean_a": statistics.fmean(x), "mean_b": statistics.fmean(y),
-                        "difference": statistics.fmean(x) - statistics.fmean(y),
+                        "mean_a": mean_a, "mean_b": mean_b, "difference": mean_a - mean_b,
                         "welch_t": float(welch.statistic), "welch_p": float(welch.pvalue),
                         "mannwhitney_u": float(rank.statistic), "mannwhitney_p": float(rank.pvalue)})
     return out

@@ -1,4 +1,4 @@
-"""The trainer's options beyond the default path: fresh latents for the G step, several G steps, the
+"""The trainer's options beyond the default path: fresh latents for the G step, several G or D steps, the
 -log(D + eps) loss form, epoch sampling, spectral norm advanced once per iteration, the consistency term in
 D's loss only, and evaluations during training."""
 
@@ -52,6 +52,27 @@ def test_two_g_steps_per_iteration(tmp_path, tiny_config, fake_data):
     trainer.train_step()
     steps = {int(s["step"]) for s in trainer.opt_g.state_dict()["state"].values()}
     assert steps == {4} and {int(s["step"]) for s in trainer.opt_d.state_dict()["state"].values()} == {2}
+
+
+def test_three_d_steps_per_iteration_draw_their_own_batches(tmp_path, tiny_config, fake_data):
+    cfg = tiny_config.replace(optim={"d_steps": 3})
+    trainer = Trainer(cfg, create_run_dir(tmp_path / "t", cfg), fake_data, progress=False)
+    before = trainer.gen_data.get_state()
+    trainer.train_step()
+    assert {int(s["step"]) for s in trainer.opt_d.state_dict()["state"].values()} == {3}
+    assert {int(s["step"]) for s in trainer.opt_g.state_dict()["state"].values()} == {1}
+    trainer.gen_data.set_state(before)
+    for _ in range(3):  # three real batches, one per D update
+        trainer.batches.indices(cfg.train.batch_size)
+    after_three = trainer.gen_data.get_state()
+    trainer.gen_data.set_state(before)
+    trainer.train_step()
+    assert torch.equal(after_three, trainer.gen_data.get_state())
+    one = _train(tiny_config, tmp_path, fake_data, "one")
+    three = _train(cfg, tmp_path, fake_data, "three")
+    assert not _same(_weights(one.run_dir), _weights(three.run_dir))
+    with pytest.raises(ConfigError, match="d_steps must be an integer in 1..10"):
+        tiny_config.replace(optim={"d_steps": 0})
 
 
 def test_eps_loss_form_matches_the_logit_form_away_from_saturation():

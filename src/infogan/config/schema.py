@@ -102,6 +102,9 @@ class OptimConfig:
             "fresh": it draws new z, c and runs G again, as the official code does (each of its session
             runs samples anew).
         g_steps: G updates per iteration (InfoGAN-CR's dSprites code: 2, the second on G(z, c) computed again).
+        d_steps: D/Q updates per iteration (1: the paper's and the official code's alternation). With more,
+            each extra update comes first and draws its own real batch, z and c, the "k steps" of Goodfellow
+            et al. (2014), Algorithm 1; the last one shares G(z, c) with the G phase as usual.
         loss_eps: 0: the GAN losses from logits (softplus); > 0: -log(D + eps) with D = sigmoid(logit), as
             InfoGAN-CR writes them (eps 1e-8).
         sn_update: "every_call": spectral norm's power iteration advances at every training-mode forward
@@ -124,6 +127,7 @@ class OptimConfig:
     consistency_warmup: int = 0
     g_latent: Literal["shared", "fresh"] = "shared"
     g_steps: int = 1
+    d_steps: int = 1
     loss_eps: float = 0.0
     sn_update: Literal["every_call", "per_iteration"] = "every_call"
 
@@ -152,8 +156,10 @@ class OptimConfig:
             raise ConfigError(f"consistency_warmup must be an integer >= 0, got {self.consistency_warmup!r}")
         _choice("g_latent", self.g_latent, ("shared", "fresh"))
         _choice("sn_update", self.sn_update, ("every_call", "per_iteration"))
-        if isinstance(self.g_steps, bool) or not isinstance(self.g_steps, int) or not 1 <= self.g_steps <= 10:
-            raise ConfigError(f"g_steps must be an integer in 1..10, got {self.g_steps!r}")
+        for name in ("g_steps", "d_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 10:
+                raise ConfigError(f"{name} must be an integer in 1..10, got {v!r}")
         if isinstance(self.loss_eps, bool) or not isinstance(self.loss_eps, (int, float)) or not 0 <= self.loss_eps < 1:
             raise ConfigError(f"loss_eps must be a number in [0, 1), got {self.loss_eps!r}")
 

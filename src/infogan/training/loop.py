@@ -121,7 +121,8 @@ class Trainer:
         again (the official code). D's forward on G(z, c) is not shared: the G phase must see the D updated
         by the D phase (official order). D(real) and D(fake) stay two calls, because batch norm normalises
         each batch with its own statistics. With ``g_steps`` > 1 the G phase repeats on the same z, c with
-        G(z, c) computed again after each G update (InfoGAN-CR's code).
+        G(z, c) computed again after each G update (InfoGAN-CR's code). With ``d_steps`` > 1 the extra D
+        phases come first, each on its own real batch, z, c and G forward.
 
         Args:
             real: a real batch in G's output range (drawn from the resident data when None).
@@ -136,6 +137,8 @@ class Trainer:
         opt = self.config.optim
         weight = min(1.0, (self.step + 1) / opt.consistency_warmup) if opt.consistency_warmup else 1.0
         eng.step_begin()
+        for _ in range(opt.d_steps - 1):
+            self._extra_d_step(batch, weight)
         with eng.autocast():
             fake = self.G(spec.g_input(latent.z, latent.codes))  # (B, C, H, W), one G forward for both phases
             loss_d, stats = objective.d_loss(self.D, real, fake.detach(), latent, theta, weight=weight)
@@ -163,6 +166,20 @@ class Trainer:
             spectral_norm_step(self.model.D)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "gan_d": stats["gan_d"],
                 "gan_g": stats_g["gan_g"], "info": stats["info"], "d_real": stats["d_real"], "d_fake": stats["d_fake"]}
+
+    def _extra_d_step(self, batch: int, weight: float) -> None:
+        """One D/Q update on a fresh real batch, z, c and G(z, c) (``d_steps`` > 1)."""
+        spec, eng = self.model.spec, self.engine
+        real = self.real_batch(batch)  # (B, C, H, W)
+        latent = spec.sample(batch, generator=self.gen_latent, device=eng.device)
+        theta = self.objective.transforms(batch, generator=self.gen_latent, device=eng.device)
+        with eng.autocast():
+            with torch.no_grad():
+                fake = self.G(spec.g_input(latent.z, latent.codes))  # (B, C, H, W)
+            loss_d, _ = self.objective.d_loss(self.D, real, fake, latent, theta, weight=weight)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
 
     # ----- the loop ----------------------------------------------------------------------------------
     def run(self) -> TrainResult:

@@ -1,6 +1,6 @@
 """The trainer's options beyond the default path: fresh latents for the G step, several G or D steps, the
--log(D + eps) loss form, epoch sampling, spectral norm advanced once per iteration, the consistency term in
-D's loss only, and evaluations during training."""
+bound on G's output pre-activations, the -log(D + eps) loss form, epoch sampling, spectral norm advanced once
+per iteration, the consistency term in D's loss only, and evaluations during training."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import infogan
 from infogan.errors import ConfigError, TrainingError
 from infogan.training import state as resume_state
 from infogan.training.batches import BatchSource
+from infogan.training.logit_bound import OutputLogitBound
 from infogan.training.loop import Trainer
 from infogan.training.objective import Objective, d_loss, g_loss
 from infogan.training.rundir import create_run_dir
@@ -73,6 +74,33 @@ def test_three_d_steps_per_iteration_draw_their_own_batches(tmp_path, tiny_confi
     assert not _same(_weights(one.run_dir), _weights(three.run_dir))
     with pytest.raises(ConfigError, match="d_steps must be an integer in 1..10"):
         tiny_config.replace(optim={"d_steps": 0})
+
+
+def test_logit_bound_penalises_only_pre_activations_beyond_the_bound():
+    G = torch.nn.Sequential(torch.nn.Linear(2, 3, bias=False), torch.nn.Sigmoid())
+    with torch.no_grad():
+        G[0].weight.copy_(torch.tensor([[10.0, 0.0], [0.0, -12.0], [1.0, 1.0]]))
+    bound = OutputLogitBound(G, 8.0)
+    G(torch.eye(2))  # pre-activations [[10, 0, 1], [0, -12, 1]]: 2 and 4 beyond the bound
+    penalty = bound.penalty()
+    assert penalty.item() == pytest.approx((2.0 ** 2 + 4.0 ** 2) / 6)
+    penalty.backward()
+    assert G[0].weight.grad[0, 0] > 0 and G[0].weight.grad[1, 1] < 0 and G[0].weight.grad[2].abs().sum() == 0
+    bound.remove()
+    with pytest.raises(TrainingError, match="sigmoid or tanh"):
+        OutputLogitBound(torch.nn.Sequential(torch.nn.Linear(2, 3)), 8.0)
+
+
+def test_logit_bound_enters_g_loss_only(tmp_path, tiny_config, fake_data):
+    losses = {}
+    for bound in (0.0, 1e-3):
+        cfg = tiny_config.replace(optim={"g_logit_bound": bound})
+        trainer = Trainer(cfg, create_run_dir(tmp_path / str(bound), cfg), fake_data, progress=False)
+        losses[bound] = trainer.train_step()
+    assert losses[0.0]["loss_d"] == losses[1e-3]["loss_d"]  # the same first D step
+    assert losses[1e-3]["loss_g"] > losses[0.0]["loss_g"]  # the penalty on top: G's outputs leave +-0.001
+    with pytest.raises(ConfigError, match="g_logit_bound"):
+        tiny_config.replace(optim={"g_logit_bound": -1.0})
 
 
 def test_eps_loss_form_matches_the_logit_form_away_from_saturation():

@@ -39,6 +39,7 @@ from infogan.training import evaluation, guard
 from infogan.training import state as resume_state
 from infogan.training.batches import BatchSource
 from infogan.training.guard import MAX_ROLLBACKS, NonFiniteError
+from infogan.training.logit_bound import OutputLogitBound
 from infogan.training.objective import Objective
 from infogan.training.ticks import FIXED_SEED, TickRecorder
 
@@ -101,6 +102,7 @@ class Trainer:
         if state is not None:
             resume_state.restore_optimizers(state, self.opt_d, self.opt_g, self.run_dir)
         self.objective = Objective.from_config(config, layout=eng.memory_format)
+        self.logit_bound = OutputLogitBound(self.model.G, opt.g_logit_bound) if opt.g_logit_bound else None
         self.fixed_latent = self.model.spec.sample(100, generator=torch.Generator().manual_seed(FIXED_SEED))
         self._stop_requested = False
         self._acc: dict[str, torch.Tensor] = {}
@@ -157,6 +159,8 @@ class Trainer:
                         fake = self.G(spec.g_input(latent.z, latent.codes))  # (B, C, H, W), G as updated
                 with eng.autocast():
                     loss_g, stats_g = objective.g_loss(self.D, fake, latent, theta, weight=weight)
+                if self.logit_bound is not None:  # on the pre-activations of the G forward that made `fake`
+                    loss_g = loss_g + self.logit_bound.penalty()
                 self.opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 self.opt_g.step()

@@ -9,6 +9,10 @@ also the score after a 3x3 binomial blur: how much softer edges alone cost. If G
 real sprites' size, and score the same binarised, a low score is about the shapes G draws, not about grey
 edges the shape classifier was never shown.
 
+It also reports how saturated G's output sigmoid is: the median magnitude of its pre-activations a over all
+pixels and over the band of pixels within 2 px of a drawn outline, and the share of that band where the
+sigmoid's derivative is above 0.01. Where that share is small, D's gradient cannot reach the outlines.
+
 ``--probe-steps N`` also trains a fresh discriminator of the run's architecture (with and without spectral norm;
 Adam 2e-4, batches of 64 renders and 64 samples) for N steps to tell renders from G's samples, and reports its
 accuracy on held-out images: whether this D can see what separates G's samples from the renders at all, to
@@ -26,7 +30,7 @@ import torch.nn.functional as F
 
 from common import machine_info, write_result
 from infogan.data.dsprites import render_dsprites, sample_factor_classes
-from infogan.inference.generate import generate
+from infogan.inference.generate import generate, resolve_latent
 from infogan.metrics.shape_net import load_shape_net
 from infogan.models import build_model
 from infogan.metrics.shape_score import score_probabilities
@@ -41,6 +45,21 @@ def describe(images: torch.Tensor, net) -> dict:
             "grey_pixels": float(((images > 0.1) & (images < 0.9)).float().sum(dim=(1, 2, 3)).mean()),
             "score": as_is["score"], "confident_share": as_is["confident_share"], "counts": as_is["counts"],
             "score_binarised": binary["score"]}
+
+
+@torch.no_grad()
+def saturation(model, n: int, seed: int) -> dict:
+    """How far G's output sigmoid is saturated, on n samples from the prior (G in eval mode)."""
+    latent = resolve_latent(model, n=n, generator=torch.Generator().manual_seed(seed))
+    model.eval()
+    pre = model.G[:-1](model.spec.g_input(latent.z, latent.codes)).float()  # (n, 1, 64, 64), before the sigmoid
+    image = torch.sigmoid(pre)
+    lit = (image > 0.5).float()
+    band = (F.max_pool2d(lit, 5, 1, 2) + F.max_pool2d(-lit, 5, 1, 2)) > 0  # within 2 px of an outline
+    return {"samples": n, "median_abs_pre_activation": float(pre.abs().median()),
+            "median_abs_pre_activation_edge_band": float(pre[band].abs().median()),
+            "edge_band_pixels_per_image": float(band.float().sum() / n),
+            "edge_band_share_with_gradient": float(((image * (1 - image))[band] > 0.01).float().mean())}
 
 
 def probe_discriminator(model_config, real: torch.Tensor, fake: torch.Tensor, *, steps: int, held_out: int,
@@ -86,6 +105,7 @@ def main() -> None:
     blurred = F.conv2d(real, (kernel[:, None] * kernel[None, :])[None, None], padding=1)
     result = {"snapshot": str(path), "step": snapshot_step(path), "samples": args.samples, "seed": args.seed,
               "generated": describe(fake, net), "real": describe(real, net), "real_blurred": describe(blurred, net),
+              "saturation": saturation(model, min(args.samples, 1000), args.seed),
               "machine": machine_info(torch.device("cpu"))}
     if args.probe_steps:
         held_out = max(1, args.samples // 6)
@@ -98,6 +118,10 @@ def main() -> None:
         r = result[name]
         print(f"{name:13s} lit {r['lit_pixels']:6.1f}  grey {r['grey_pixels']:5.1f}  score {r['score']:.3f} "
               f"(binarised {r['score_binarised']:.3f})  confident {r['confident_share']:.1%}  {r['counts']}")
+    sat = result["saturation"]
+    print(f"G's output sigmoid: median |pre-activation| {sat['median_abs_pre_activation']:.1f} (edge band "
+          f"{sat['median_abs_pre_activation_edge_band']:.1f}); edge-band pixels with sigmoid' > 0.01: "
+          f"{sat['edge_band_share_with_gradient']:.1%}")
     print(write_result("dsprites_sample_check", result, args.out))
 
 

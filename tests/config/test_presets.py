@@ -19,7 +19,7 @@ from torch import nn
 import infogan
 from infogan.api import load_training_data, write_samples, write_traversals
 from infogan.cli import main
-from infogan.config.presets import PRESETS, get_preset
+from infogan.config.presets import PRESETS, apply_schedule, get_preset
 from infogan.config.presets import paper as presets_paper
 from infogan.data import fashion, mnist
 from infogan.data.idx import write_idx
@@ -386,3 +386,11 @@ def test_greyscale_sheets(tmp_path):
     assert sample_sheet(chairs, latent).shape == (20 * 65 + 1, 5 * 65 + 1, 1)
     with Image.open(save_grid(sheet, tmp_path / "g.png")) as img:
         assert img.mode == "L" and img.getpixel((1, 1)) == 64
+
+
+def test_official_preset_walks_epochs_and_the_readme_preset_draws_with_replacement():
+    # the official code walks a reshuffle per epoch; mnist-consistent keeps the sampling its bar was met with
+    assert get_preset("mnist-official").train.sampling == "epoch"
+    assert apply_schedule(get_preset("mnist-official"), "official").train.sampling == "epoch"
+    assert get_preset("mnist-consistent").train.sampling == "uniform"
+    assert get_preset("mnist").train.sampling == "uniform"

@@ -99,7 +99,7 @@ def test_logit_bound_enters_g_loss_only(tmp_path, tiny_config, fake_data):
         losses[bound] = trainer.train_step()
     assert losses[0.0]["loss_d"] == losses[1e-3]["loss_d"]  # the same first D step
     assert losses[1e-3]["loss_g"] > losses[0.0]["loss_g"]  # the penalty on top: G's outputs leave +-0.001
-    with pytest.raises(ConfigError, match="g_logit_bound"):
+    with pytest.raises(ConfigError, match="g_logit_bound must be a number in"):
         tiny_config.replace(optim={"g_logit_bound": -1.0})
 
 

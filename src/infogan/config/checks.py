@@ -26,6 +26,12 @@ def integer_in(name: str, value: Any, low: int, high: int) -> None:
         raise ConfigError(f"{name} must be an integer in {low}..{high:,}, got {value!r}")
 
 
+def number_in(name: str, value: Any, low: float, high: float) -> None:
+    """A finite number in ``[low, high]`` (a bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+
+
 def choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     """One of ``choices``."""
     if value not in choices:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from infogan.config.checks import check_keys as _check_keys
 from infogan.config.checks import choice as _choice
 from infogan.config.checks import integer_in as _integer_in
+from infogan.config.checks import number_in as _number_in
 from infogan.config.checks import positive as _positive
 from infogan.config.checks import typed as _typed
 from infogan.errors import ConfigError
@@ -105,10 +106,8 @@ class OptimConfig:
         d_steps: D/Q updates per iteration (1: the paper's and the official code's alternation). With more,
             each extra update comes first and draws its own real batch, z and c, the "k steps" of Goodfellow
             et al. (2014), Algorithm 1; the last one shares G(z, c) with the G phase as usual.
-        g_logit_bound: 0: off; > 0: G's loss gains mean(relu(|a| - bound)^2) over the pre-activations a of
-            G's output sigmoid or tanh, so that they stay near [-bound, bound]. On binary data (dSprites) G
-            otherwise pushes them to hundreds, where the sigmoid passes no gradient, and the outlines it has
-            drawn can no longer change (docs/results/dsprites).
+        g_logit_bound: 0: off; > 0: G's loss gains mean(relu(|a| - bound)^2) over the inputs a of G's output
+            sigmoid or tanh (on binary data G drives them to hundreds, where the sigmoid passes no gradient).
         loss_eps: 0: the GAN losses from logits (softplus); > 0: -log(D + eps) with D = sigmoid(logit), as
             InfoGAN-CR writes them (eps 1e-8).
         sn_update: "every_call": spectral norm's power iteration advances at every training-mode forward
@@ -161,13 +160,9 @@ class OptimConfig:
             raise ConfigError(f"consistency_warmup must be an integer >= 0, got {self.consistency_warmup!r}")
         _choice("g_latent", self.g_latent, ("shared", "fresh"))
         _choice("sn_update", self.sn_update, ("every_call", "per_iteration"))
-        for name in ("g_steps", "d_steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 10:
-                raise ConfigError(f"{name} must be an integer in 1..10, got {v!r}")
-        if isinstance(self.g_logit_bound, bool) or not isinstance(self.g_logit_bound, (int, float)) or \
-                not 0 <= self.g_logit_bound <= 1000:
-            raise ConfigError(f"g_logit_bound must be a number in [0, 1000] (0: off), got {self.g_logit_bound!r}")
+        _integer_in("g_steps", self.g_steps, 1, 10)
+        _integer_in("d_steps", self.d_steps, 1, 10)
+        _number_in("g_logit_bound", self.g_logit_bound, 0, 1000)
         if isinstance(self.loss_eps, bool) or not isinstance(self.loss_eps, (int, float)) or not 0 <= self.loss_eps < 1:
             raise ConfigError(f"loss_eps must be a number in [0, 1), got {self.loss_eps!r}")
 

@@ -84,6 +84,8 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "dsprites-d5": ("dsprites", {"optim": {"d_steps": 5}}, "trainer"),
     "dsprites-logit8": ("dsprites", {"optim": {"g_logit_bound": 8.0}}, "trainer"),
     "dsprites-cat3": ("dsprites", {"model": {"latent": "noise5:uniform,cat3,unif5:lambda=0.05:std=fixed"}}, "trainer"),
+    "dsprites-cat3-l005": ("dsprites", {"model": {
+        "latent": "noise5:uniform,cat3:lambda=0.05,unif5:lambda=0.05:std=fixed"}}, "trainer"),
     "dsprites-cr-model-only": ("dsprites-cr", {"optim": {"g_steps": 1, "loss_eps": 0.0, "sn_update": "every_call"},
                                                "train": {"sampling": "uniform"}}, "trainer"),
 }

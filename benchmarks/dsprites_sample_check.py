@@ -11,7 +11,9 @@ edges the shape classifier was never shown.
 
 It also reports how saturated G's output sigmoid is: the median magnitude of its pre-activations a over all
 pixels and over the band of pixels within 2 px of a drawn outline, and the share of that band where the
-sigmoid's derivative is above 0.01. Where that share is small, D's gradient cannot reach the outlines.
+sigmoid's derivative is above 0.01. Where that share is small, D's gradient cannot reach the outlines. For a
+model with a categorical code, the shape counts of samples with each category fixed: does a category choose
+a shape?
 
 ``--probe-steps N`` also trains a fresh discriminator of the run's architecture (with and without spectral norm;
 Adam 2e-4, batches of 64 renders and 64 samples) for N steps to tell renders from G's samples, and reports its
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 
 from common import machine_info, write_result
 from infogan.data.dsprites import render_dsprites, sample_factor_classes
+from infogan.latent.spec import Categorical
 from infogan.inference.generate import generate, resolve_latent
 from infogan.metrics.shape_net import load_shape_net
 from infogan.models import build_model
@@ -45,6 +48,21 @@ def describe(images: torch.Tensor, net) -> dict:
             "grey_pixels": float(((images > 0.1) & (images < 0.9)).float().sum(dim=(1, 2, 3)).mean()),
             "score": as_is["score"], "confident_share": as_is["confident_share"], "counts": as_is["counts"],
             "score_binarised": binary["score"]}
+
+
+def per_category(model, net, n: int, seed: int) -> list[dict]:
+    """For each category of each categorical code: the shape score and counts of n samples with that category
+    fixed and everything else from the prior (does a category choose a shape?)."""
+    out = []
+    for i, code in enumerate(model.spec.codes):
+        if not isinstance(code, Categorical):
+            continue
+        for k in range(code.k):
+            codes = [None] * len(model.spec.codes)
+            codes[i] = k
+            images = generate(model, codes, n=n, generator=torch.Generator().manual_seed(seed)).clamp(0, 1)
+            out.append({"code": f"c{i + 1}", "category": k, **describe(images, net)})
+    return out
 
 
 @torch.no_grad()
@@ -106,6 +124,7 @@ def main() -> None:
     result = {"snapshot": str(path), "step": snapshot_step(path), "samples": args.samples, "seed": args.seed,
               "generated": describe(fake, net), "real": describe(real, net), "real_blurred": describe(blurred, net),
               "saturation": saturation(model, min(args.samples, 1000), args.seed),
+              "per_category": per_category(model, net, min(args.samples, 2000), args.seed),
               "machine": machine_info(torch.device("cpu"))}
     if args.probe_steps:
         held_out = max(1, args.samples // 6)
@@ -118,6 +137,8 @@ def main() -> None:
         r = result[name]
         print(f"{name:13s} lit {r['lit_pixels']:6.1f}  grey {r['grey_pixels']:5.1f}  score {r['score']:.3f} "
               f"(binarised {r['score_binarised']:.3f})  confident {r['confident_share']:.1%}  {r['counts']}")
+    for r in result["per_category"]:
+        print(f"{r['code']} = {r['category']}: score {r['score']:.3f}  confident {r['confident_share']:.1%}  {r['counts']}")
     sat = result["saturation"]
     print(f"G's output sigmoid: median |pre-activation| {sat['median_abs_pre_activation']:.1f} (edge band "
           f"{sat['median_abs_pre_activation_edge_band']:.1f}); edge-band pixels with sigmoid' > 0.01: "

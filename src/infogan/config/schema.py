@@ -147,14 +147,9 @@ class OptimConfig:
         if not self.info_to_d and not self.info_to_g:
             raise ConfigError("info_to_d and info_to_g are both off: Q would never be trained")
         for name, top in (("consistency", math.inf), ("consistency_rotation", 180.0),
-                          ("consistency_scale", 0.9), ("consistency_shift", 0.5)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= top:
-                raise ConfigError(f"{name} must be a number in [0, {top:g}], got {v!r}")
+                          ("consistency_scale", 0.9), ("consistency_shift", 0.5), ("consistency_real", 100.0)):
+            _number_in(name, getattr(self, name), 0, top)
         _typed("consistency_to_g", self.consistency_to_g, bool)
-        if isinstance(self.consistency_real, bool) or not isinstance(self.consistency_real, (int, float)) or not (
-                0 <= self.consistency_real <= 100):
-            raise ConfigError(f"consistency_real must be a number in [0, 100], got {self.consistency_real!r}")
         if isinstance(self.consistency_warmup, bool) or not isinstance(self.consistency_warmup, int) or \
                 self.consistency_warmup < 0:
             raise ConfigError(f"consistency_warmup must be an integer >= 0, got {self.consistency_warmup!r}")

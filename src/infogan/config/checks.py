@@ -27,7 +27,7 @@ def integer_in(name: str, value: Any, low: int, high: int) -> None:
 
 
 def number_in(name: str, value: Any, low: float, high: float) -> None:
-    """A finite number in ``[low, high]`` (a bool is not a number here)."""
+    """A number in ``[low, high]`` (NaN and bools are refused; ``high`` may be infinite)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise ConfigError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
 

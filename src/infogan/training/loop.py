@@ -39,8 +39,8 @@ from infogan.training import state as resume_state
 from infogan.training.batches import BatchSource
 from infogan.training.guard import NonFiniteError
 from infogan.training.logit_bound import OutputLogitBound
-from infogan.training.recovery import Recovery
 from infogan.training.objective import Objective
+from infogan.training.recovery import Recovery
 from infogan.training.ticks import FIXED_SEED, TickRecorder
 
 

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 
 from common import machine_info, write_result
 from infogan.data.dsprites import render_dsprites, sample_factor_classes
-from infogan.latent.spec import Categorical
 from infogan.inference.generate import generate, resolve_latent
+from infogan.latent.spec import Categorical
 from infogan.metrics.shape_net import load_shape_net
 from infogan.models import build_model
 from infogan.metrics.shape_score import score_probabilities

@@ -1,6 +1,6 @@
 """Can the dSprites generator draw the three shapes at all? G trained by supervision, not by a GAN.
 
-    python benchmarks/dsprites_g_capacity.py [--preset dsprites] [--steps 4000] [--out FILE]
+    python benchmarks/dsprites_g_capacity.py [--preset dsprites] [--steps 4000] [--orientation code] [--out FILE]
 
 G of the preset (its architecture and initialisation) gets the five factors of a rendered sprite as its
 codes, each mapped to [-1, 1] (shape as -1, 0, 1; orientation as a fraction of 2 pi), and noise from its
@@ -8,6 +8,12 @@ prior, and is trained with Adam (lr 1e-3, beta1 0.5, batch 64, fp32) to reproduc
 cross-entropy on its output pre-activations. Its drawings of 2,000 held-out factor draws are then scored by
 the shape score against the renders of the same factors. A score near the renders' says this G can draw
 squares, ellipses and hearts, so what it draws in the GAN game is a matter of training, not of capacity.
+
+``--orientation`` separates shape from orientation: ``code`` (the default) gives the orientation only as its
+code, a linear ramp over [0, 2 pi] that G must turn into rotations (a square repeats every quarter turn, so
+this asks for a fast-oscillating function of one input); ``fourier`` puts cos and sin of the angle and of twice
+the angle, and cos of four times it, into G's five noise inputs; ``fixed`` renders every sprite
+at orientation 0 (the code is then constant), which leaves shape, scale and position.
 Writes JSON (default benchmarks/results/dsprites_g_capacity-<date>.json).
 """
 
@@ -35,30 +41,52 @@ def factor_codes(classes: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(2 * classes.astype(np.float32) / (sizes - 1) - 1)
 
 
+def orientation_features(classes: np.ndarray) -> torch.Tensor:
+    """(N, 5) factor classes -> (N, 5) noise inputs: cos, sin of the angle and of twice it; cos of 4x it."""
+    angle = torch.from_numpy(np.linspace(0.0, 2.0 * np.pi, FACTOR_SIZES[2])[classes[:, 2]]).float()  # (N,)
+    feats = [f(k * angle) for k in (1, 2, 4) for f in (torch.cos, torch.sin)][:5]
+    return torch.stack(feats, dim=1)
+
+
+def draw_factors(rng: np.random.Generator, n: int, orientation: str) -> np.ndarray:
+    """(n, 5) factor classes; orientation class 0 for all when ``orientation == "fixed"``."""
+    return sample_factor_classes(rng, n, fixed_factor=2, fixed_value=0) if orientation == "fixed" \
+        else sample_factor_classes(rng, n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="dsprites")
+    parser.add_argument("--arch", default=None, help="another architecture for the preset's G (e.g. dsprites-coord)")
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--orientation", choices=("code", "fourier", "fixed"), default="code",
+                        help="how G learns orientation (see the module docstring)")
     parser.add_argument("--sheet", default=None, help="also write a PNG: rows of renders above G's drawings")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     cfg = infogan.get_preset(args.preset)
+    if args.arch:
+        cfg = cfg.replace(model={"arch": args.arch})
     model = build_model(cfg.model)
     spec, G = model.spec, model.G
     if len(spec.codes) != 5:
         raise SystemExit(f"preset {args.preset!r} has {len(spec.codes)} codes; this check needs the five of dsprites")
     rng, gen = np.random.default_rng(args.seed), torch.Generator().manual_seed(args.seed)
     opt = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    def noise(classes: np.ndarray) -> torch.Tensor:
+        z = spec.sample(len(classes), generator=gen).z
+        return orientation_features(classes) if args.orientation == "fourier" else z
+
     G.train()
     start, losses = time.perf_counter(), []
     for step in range(args.steps):
-        classes = sample_factor_classes(rng, 64)
+        classes = draw_factors(rng, 64, args.orientation)
         target = torch.from_numpy(render_dsprites(classes)).unsqueeze(1).float()  # (64, 1, 64, 64)
         codes = factor_codes(classes)  # (64, 5)
-        z = spec.sample(64, generator=gen).z
+        z = noise(classes)  # (64, 5)
         pre = G[:-1](spec.g_input(z, tuple(codes[:, i] for i in range(5))))  # (64, 1, 64, 64) before the sigmoid
         loss = F.binary_cross_entropy_with_logits(pre, target)
         opt.zero_grad()
@@ -68,14 +96,15 @@ def main() -> None:
         if (step + 1) % 500 == 0:
             print(f"step {step + 1}: loss {np.mean(losses[-500:]):.4f}", flush=True)
     G.eval()
-    classes = sample_factor_classes(np.random.default_rng(args.seed + 1), 2000)
+    classes = draw_factors(np.random.default_rng(args.seed + 1), 2000, args.orientation)
     codes = factor_codes(classes)
     with torch.no_grad():
-        drawn = G(spec.g_input(spec.sample(2000, generator=gen).z, tuple(codes[:, i] for i in range(5))))
+        drawn = G(spec.g_input(noise(classes), tuple(codes[:, i] for i in range(5))))
     real = torch.from_numpy(render_dsprites(classes)).unsqueeze(1).float()
     net = load_shape_net().eval()
     scored = {name: score_probabilities(net.probabilities(x).numpy()) for name, x in (("drawn", drawn), ("real", real))}
-    result = {"preset": args.preset, "steps": args.steps, "seed": args.seed, "seconds": time.perf_counter() - start,
+    result = {"preset": args.preset, "arch": cfg.model.arch, "steps": args.steps, "seed": args.seed, "orientation": args.orientation,
+              "seconds": time.perf_counter() - start,
               "final_loss": float(np.mean(losses[-500:])),
               "pixel_error": float(((drawn > 0.5) != (real > 0.5)).float().sum(dim=(1, 2, 3)).mean()),
               **{f"{name}_{k}": v[k] for name, v in scored.items() for k in ("score", "confident_share", "counts")},

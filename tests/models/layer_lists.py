@@ -29,6 +29,8 @@ def describe(seq: nn.Module) -> list[str]:
                 parts.append("lReLU")
             elif isinstance(m, nn.ReLU):
                 parts.append("ReLU")
+            elif type(m).__name__ == "AddCoords":
+                parts.append("coords")
             elif isinstance(m, (nn.Sigmoid, nn.Tanh)):
                 parts.append(type(m).__name__.lower())
             elif not isinstance(m, (nn.Flatten, TrimLast)) and type(m).__name__ != "Reshape":

@@ -3,6 +3,7 @@ each architecture handles, checked (:func:`check_model`) before anything is buil
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import torch
@@ -27,6 +28,7 @@ ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
     "faces": build_faces,  # Table 4 (3D Faces)
     "chairs": build_chairs,  # Table 6 (3D Chairs)
     "dsprites": build_dsprites,
+    "dsprites-coord": partial(build_dsprites, coords=True),  # G's up-convolutions also see pixel coordinates
     "dsprites-cr": build_dsprites_cr,  # InfoGAN-CR's released dSprites code
 }
 
@@ -34,7 +36,8 @@ ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
 # multiples of f (G grows its start size by stride-2 layers, D shrinks the image by as many).
 IMAGE_SIDES: dict[str, tuple[str, int]] = {
     "mnist": ("only", 28), "svhn": ("multiple", svhn.FACTOR), "faces": ("multiple", faces.FACTOR),
-    "chairs": ("multiple", chairs.FACTOR), "dsprites": ("only", 64), "dsprites-cr": ("only", 64),
+    "chairs": ("multiple", chairs.FACTOR), "dsprites": ("only", 64), "dsprites-coord": ("only", 64),
+    "dsprites-cr": ("only", 64),
 }
 
 # Architectures whose reference code initialises differently from the official InfoGAN code (init_weights).

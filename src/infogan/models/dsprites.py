@@ -12,6 +12,10 @@ G: FC128 BN ReLU; FC 4x4x64 BN ReLU; upconv64 s2 BN ReLU; upconv32 s2 BN ReLU; u
 D / Q trunk: conv32 s2 lReLU; conv32 s2 lReLU; conv64 s2 lReLU; conv64 s2 lReLU; FC128 lReLU (spectral norm on
    every layer when ``spectral_norm``; no batch norm in D, which spectral norm replaces).
 D head: FC1.  Q head: FC128 lReLU, FC out.
+
+Architecture ``dsprites-coord`` (beyond InfoGAN-CR): the same networks, but each of G's four up-convolutions
+also sees two coordinate channels, the pixel's column and row (CoordConv, Liu et al., NeurIPS 2018, who show
+that transposed convolutions learn slowly to draw at a position given as numbers).
 """
 
 from __future__ import annotations
@@ -20,21 +24,26 @@ from torch import nn
 
 from infogan.config import ModelConfig
 from infogan.models.base import Discriminator, InfoGAN
-from infogan.models.layers import Reshape, conv, fc, output_activation, spectral, upconv
+from infogan.models.layers import AddCoords, Reshape, conv, fc, output_activation, spectral, upconv
 
 
-def build_dsprites(cfg: ModelConfig) -> InfoGAN:
-    """Build the 64x64 dSprites networks (C channels; 1 for dSprites)."""
+def build_dsprites(cfg: ModelConfig, *, coords: bool = False) -> InfoGAN:
+    """Build the 64x64 dSprites networks (C channels; 1 for dSprites); ``coords``: G's up-convolutions also
+    see the pixel coordinates (architecture ``dsprites-coord``)."""
     c, h, w = cfg.image_shape
     slope, sn = cfg.leaky_slope, cfg.spectral_norm
+
+    def up(cin: int, cout: int, **kw) -> nn.Sequential:  # (B, cin, S, S) -> (B, cout, 2S, 2S)
+        return nn.Sequential(AddCoords(), *upconv(cin + 2, cout, **kw)) if coords else upconv(cin, cout, **kw)
+
     G = nn.Sequential(
         fc(cfg.latent.g_input_dim, 128, bn=True, act="relu"),  # (B, 128)
         fc(128, 64 * 4 * 4, bn=True, act="relu"),  # (B, 1024)
         Reshape(64, 4, 4),  # (B, 64, 4, 4)
-        upconv(64, 64, bn=True, act="relu"),  # (B, 64, 8, 8)
-        upconv(64, 32, bn=True, act="relu"),  # (B, 32, 16, 16)
-        upconv(32, 32, bn=True, act="relu"),  # (B, 32, 32, 32)
-        upconv(32, c, bn=False, act="none"),  # (B, C, 64, 64)
+        up(64, 64, bn=True, act="relu"),  # (B, 64, 8, 8)
+        up(64, 32, bn=True, act="relu"),  # (B, 32, 16, 16)
+        up(32, 32, bn=True, act="relu"),  # (B, 32, 32, 32)
+        up(32, c, bn=False, act="none"),  # (B, C, 64, 64)
         output_activation(cfg.output),
     )
     trunk = nn.Sequential(

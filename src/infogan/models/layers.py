@@ -34,6 +34,17 @@ def upconv(cin: int, cout: int, *, stride: int = 2, bn: bool, act: str) -> nn.Se
     return _stack(layer, nn.BatchNorm2d(cout) if bn else None, _act(act))
 
 
+class AddCoords(nn.Module):
+    """(B, C, H, W) -> (B, C + 2, H, W): appends each pixel's column and row, both spread over [-1, 1]
+    (CoordConv, Liu et al., NeurIPS 2018), so that the next layer can draw by absolute position."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        cols = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w)  # (1, 1, 1, W)
+        rows = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1)  # (1, 1, H, 1)
+        return torch.cat([x, cols.expand(b, 1, h, w), rows.expand(b, 1, h, w)], dim=1)
+
+
 class Reshape(nn.Module):
     """(B, C*H*W) -> (B, C, H, W)."""
 

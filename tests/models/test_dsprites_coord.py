@@ -1,0 +1,64 @@
+"""The ``dsprites-coord`` architecture: the ``dsprites`` networks, with pixel coordinates fed to G's
+up-convolutions (CoordConv)."""
+
+from __future__ import annotations
+
+import torch
+from layer_lists import describe, shapes
+
+import infogan
+from infogan.models import build_model
+from infogan.models.layers import AddCoords
+from infogan.training.loop import Trainer
+from infogan.training.rundir import create_run_dir
+
+
+def _cfg(arch: str):
+    return infogan.get_preset("dsprites").replace(model={"arch": arch})
+
+
+def test_add_coords_appends_column_and_row():
+    x = torch.randn(2, 3, 4, 5)
+    y = AddCoords()(x)  # (2, 5, 4, 5)
+    assert y.shape == (2, 5, 4, 5) and torch.equal(y[:, :3], x)
+    assert torch.allclose(y[0, 3, 0], torch.linspace(-1, 1, 5)) and torch.equal(y[1, 3, 2], y[0, 3, 0])
+    assert torch.allclose(y[0, 4, :, 0], torch.linspace(-1, 1, 4)) and torch.equal(y[0, 4, :, 4], y[0, 4, :, 0])
+
+
+def test_only_g_changes_and_every_upconv_sees_the_coordinates():
+    torch.manual_seed(0)
+    plain, coord = build_model(_cfg("dsprites").model), build_model(_cfg("dsprites-coord").model)
+    assert describe(coord.G) == ["FC128 BN ReLU", "FC1024 BN ReLU", "coords upconv64 s2 BN ReLU",
+                                 "coords upconv32 s2 BN ReLU", "coords upconv32 s2 BN ReLU", "coords upconv1 s2 sigmoid"]
+    assert [m.in_channels for m in coord.G.modules() if isinstance(m, torch.nn.ConvTranspose2d)] == [66, 66, 34, 34]
+    z = torch.rand(3, 10)
+    assert shapes(coord.G, z) == shapes(plain.G, z)
+    assert describe(coord.D.trunk) == describe(plain.D.trunk)
+    assert {k: v.shape for k, v in coord.D.state_dict().items()} == {k: v.shape for k, v in plain.D.state_dict().items()}
+    x = coord.G(z)
+    assert x.shape == (3, 1, 64, 64) and 0 <= x.min() and x.max() <= 1
+
+
+def test_coordinates_let_g_draw_by_position():
+    # with every weight of the last up-convolution on the column channel, G's output varies along the
+    # columns even for a constant input map, which a transposed convolution alone cannot do away from the edges
+    torch.manual_seed(0)
+    G = build_model(_cfg("dsprites-coord").model).G
+    last = G[6][1]  # the last ConvTranspose2d, fed (B, 34, 32, 32)
+    with torch.no_grad():
+        last.weight.zero_()
+        last.weight[32] = 1.0  # the column channel
+        last.bias.zero_()
+        out = G[6](torch.ones(1, 32, 32, 32))  # (1, 1, 64, 64)
+    assert out[0, 0, 10, 40] > out[0, 0, 10, 20] and torch.equal(out[0, 0, 10, 20:40], out[0, 0, 30, 20:40])
+
+
+def test_dsprites_coord_trains_and_loads_from_its_snapshot(tmp_path):
+    cfg = _cfg("dsprites-coord").replace(
+        data={"dataset": "fake"}, train={"iterations": 2, "batch_size": 4, "tick": 1, "snapshot_every": 2})
+    data = infogan.data.load_dataset("fake", image_size=64, channels=1)
+    trainer = Trainer(cfg, create_run_dir(tmp_path, cfg), data, progress=False)
+    trainer.run()
+    model = infogan.load(trainer.run_dir)
+    assert model.step == 2 and model.run_config.model.arch == "dsprites-coord"
+    assert torch.isfinite(infogan.generate(model, generator=torch.Generator().manual_seed(0))).all()

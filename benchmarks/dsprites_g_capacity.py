@@ -4,10 +4,11 @@
 
 G of the preset (its architecture and initialisation) gets the five factors of a rendered sprite as its
 codes, each mapped to [-1, 1] (shape as -1, 0, 1; orientation as a fraction of 2 pi), and noise from its
-prior, and is trained with Adam (lr 1e-3, beta1 0.5, batch 64, fp32) to reproduce the render: per-pixel binary
-cross-entropy on its output pre-activations. Its drawings of 2,000 held-out factor draws are then scored by
-the shape score against the renders of the same factors. A score near the renders' says this G can draw
-squares, ellipses and hearts, so what it draws in the GAN game is a matter of training, not of capacity.
+prior, and is trained with Adam (lr 1e-3 unless ``--lr``, beta1 0.5, batch 64, fp32) to reproduce the
+render: per-pixel binary cross-entropy on its output pre-activations. Its drawings of 2,000 held-out
+factor draws are then scored by the shape score against the renders of the same factors. A score near the
+renders' says this G can draw squares, ellipses and hearts, so what it draws in the GAN game is a matter of
+training, not of capacity.
 
 ``--orientation`` separates shape from orientation: ``code`` (the default) gives the orientation only as its
 code, a linear ramp over [0, 2 pi] that G must turn into rotations (a square repeats every quarter turn, so
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--arch", default=None, help="another architecture for the preset's G (e.g. dsprites-coord)")
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (beta1 0.5)")
     parser.add_argument("--out", default=None)
     parser.add_argument("--orientation", choices=("code", "fourier", "fixed"), default="code",
                         help="how G learns orientation (see the module docstring)")
@@ -75,7 +77,7 @@ def main() -> None:
     if len(spec.codes) != 5:
         raise SystemExit(f"preset {args.preset!r} has {len(spec.codes)} codes; this check needs the five of dsprites")
     rng, gen = np.random.default_rng(args.seed), torch.Generator().manual_seed(args.seed)
-    opt = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    opt = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
     def noise(classes: np.ndarray) -> torch.Tensor:
         z = spec.sample(len(classes), generator=gen).z
         return orientation_features(classes) if args.orientation == "fourier" else z
@@ -103,7 +105,8 @@ def main() -> None:
     real = torch.from_numpy(render_dsprites(classes)).unsqueeze(1).float()
     net = load_shape_net().eval()
     scored = {name: score_probabilities(net.probabilities(x).numpy()) for name, x in (("drawn", drawn), ("real", real))}
-    result = {"preset": args.preset, "arch": cfg.model.arch, "steps": args.steps, "seed": args.seed, "orientation": args.orientation,
+    result = {"preset": args.preset, "arch": cfg.model.arch, "steps": args.steps, "seed": args.seed,
+              "orientation": args.orientation, "lr": args.lr,
               "seconds": time.perf_counter() - start,
               "final_loss": float(np.mean(losses[-500:])),
               "pixel_error": float(((drawn > 0.5) != (real > 0.5)).float().sum(dim=(1, 2, 3)).mean()),

@@ -28,9 +28,8 @@ def test_add_coords_appends_column_and_row():
 def test_only_g_changes_and_every_upconv_sees_the_coordinates():
     torch.manual_seed(0)
     plain, coord = build_model(_cfg("dsprites").model), build_model(_cfg("dsprites-coord").model)
-    up = "coords upconv{} s2"
-    assert describe(coord.G) == ["FC128 BN ReLU", "FC1024 BN ReLU", up.format(64) + " BN ReLU", up.format(32) + " BN ReLU",
-                                 up.format(32) + " BN ReLU", up.format(1) + " sigmoid"]
+    ups = [f"coords upconv{n} s2 BN ReLU" for n in (64, 32, 32)] + ["coords upconv1 s2 sigmoid"]
+    assert describe(coord.G) == ["FC128 BN ReLU", "FC1024 BN ReLU", *ups]
     assert [m.in_channels for m in coord.G.modules() if isinstance(m, torch.nn.ConvTranspose2d)] == [66, 66, 34, 34]
     z = torch.rand(3, 10)
     assert shapes(coord.G, z) == shapes(plain.G, z)

@@ -1,6 +1,6 @@
 """Can the dSprites generator draw the three shapes at all? G trained by supervision, not by a GAN.
 
-    python benchmarks/dsprites_g_capacity.py [--preset dsprites] [--steps 4000] [--orientation code] [--out FILE]
+    python benchmarks/dsprites_g_capacity.py [--preset dsprites] [--steps 4000] [--fix FACTORS] [--out FILE]
 
 G of the preset (its architecture and initialisation) gets the five factors of a rendered sprite as its
 codes, each mapped to [-1, 1] (shape as -1, 0, 1; orientation as a fraction of 2 pi), and noise from its
@@ -13,8 +13,9 @@ training, not of capacity.
 ``--orientation`` separates shape from orientation: ``code`` (the default) gives the orientation only as its
 code, a linear ramp over [0, 2 pi] that G must turn into rotations (a square repeats every quarter turn, so
 this asks for a fast-oscillating function of one input); ``fourier`` puts cos and sin of the angle and of twice
-the angle, and cos of four times it, into G's five noise inputs; ``fixed`` renders every sprite
-at orientation 0 (the code is then constant), which leaves shape, scale and position.
+the angle, and cos of four times it, into G's five noise inputs. ``--fix`` holds factors at one class
+(their codes are then constant): ``orientation`` at 0, ``scale`` at 1.0 (the largest), ``pos_x`` and ``pos_y``
+at the centre; e.g. ``--fix scale,pos_x,pos_y`` leaves shape and orientation to learn.
 Writes JSON (default benchmarks/results/dsprites_g_capacity-<date>.json).
 """
 
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 
 import infogan
 from common import machine_info, write_result
-from infogan.data.dsprites import FACTOR_SIZES, render_dsprites, sample_factor_classes
+from infogan.data.dsprites import FACTOR_NAMES, FACTOR_SIZES, render_dsprites, sample_factor_classes
 from infogan.inference.viz import grid, save_grid, to_uint8
 from infogan.metrics.shape_net import load_shape_net
 from infogan.metrics.shape_score import score_probabilities
@@ -49,10 +50,16 @@ def orientation_features(classes: np.ndarray) -> torch.Tensor:
     return torch.stack(feats, dim=1)
 
 
-def draw_factors(rng: np.random.Generator, n: int, orientation: str) -> np.ndarray:
-    """(n, 5) factor classes; orientation class 0 for all when ``orientation == "fixed"``."""
-    return sample_factor_classes(rng, n, fixed_factor=2, fixed_value=0) if orientation == "fixed" \
-        else sample_factor_classes(rng, n)
+FIXED_CLASS = {"scale": FACTOR_SIZES[1] - 1, "orientation": 0, "pos_x": FACTOR_SIZES[3] // 2,
+               "pos_y": FACTOR_SIZES[4] // 2}  # the class a --fix factor is held at
+
+
+def draw_factors(rng: np.random.Generator, n: int, fix: tuple[str, ...]) -> np.ndarray:
+    """(n, 5) factor classes drawn uniformly, the factors named in ``fix`` held at :data:`FIXED_CLASS`."""
+    classes = sample_factor_classes(rng, n)
+    for name in fix:
+        classes[:, FACTOR_NAMES.index(name)] = FIXED_CLASS[name]
+    return classes
 
 
 def main() -> None:
@@ -63,10 +70,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (beta1 0.5)")
     parser.add_argument("--out", default=None)
-    parser.add_argument("--orientation", choices=("code", "fourier", "fixed"), default="code",
+    parser.add_argument("--orientation", choices=("code", "fourier"), default="code",
                         help="how G learns orientation (see the module docstring)")
+    parser.add_argument("--fix", default="",
+                        help=f"factors held at one class, comma-separated ({', '.join(FIXED_CLASS)})")
     parser.add_argument("--sheet", default=None, help="also write a PNG: rows of renders above G's drawings")
     args = parser.parse_args()
+    fix = tuple(f for f in args.fix.split(",") if f)
+    if set(fix) - set(FIXED_CLASS):
+        parser.error(f"--fix takes factors among {', '.join(FIXED_CLASS)}, got {args.fix!r}")
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     cfg = infogan.get_preset(args.preset)
@@ -85,7 +97,7 @@ def main() -> None:
     G.train()
     start, losses = time.perf_counter(), []
     for step in range(args.steps):
-        classes = draw_factors(rng, 64, args.orientation)
+        classes = draw_factors(rng, 64, fix)
         target = torch.from_numpy(render_dsprites(classes)).unsqueeze(1).float()  # (64, 1, 64, 64)
         codes = factor_codes(classes)  # (64, 5)
         z = noise(classes)  # (64, 5)
@@ -98,7 +110,7 @@ def main() -> None:
         if (step + 1) % 500 == 0:
             print(f"step {step + 1}: loss {np.mean(losses[-500:]):.4f}", flush=True)
     G.eval()
-    classes = draw_factors(np.random.default_rng(args.seed + 1), 2000, args.orientation)
+    classes = draw_factors(np.random.default_rng(args.seed + 1), 2000, fix)
     codes = factor_codes(classes)
     with torch.no_grad():
         drawn = G(spec.g_input(noise(classes), tuple(codes[:, i] for i in range(5))))
@@ -106,7 +118,7 @@ def main() -> None:
     net = load_shape_net().eval()
     scored = {name: score_probabilities(net.probabilities(x).numpy()) for name, x in (("drawn", drawn), ("real", real))}
     result = {"preset": args.preset, "arch": cfg.model.arch, "steps": args.steps, "seed": args.seed,
-              "orientation": args.orientation, "lr": args.lr,
+              "orientation": args.orientation, "fixed": list(fix), "lr": args.lr,
               "seconds": time.perf_counter() - start,
               "final_loss": float(np.mean(losses[-500:])),
               "pixel_error": float(((drawn > 0.5) != (real > 0.5)).float().sum(dim=(1, 2, 3)).mean()),

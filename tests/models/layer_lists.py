@@ -33,7 +33,7 @@ def describe(seq: nn.Module) -> list[str]:
                 parts.append("coords")
             elif isinstance(m, (nn.Sigmoid, nn.Tanh)):
                 parts.append(type(m).__name__.lower())
-            elif not isinstance(m, (nn.Flatten, TrimLast)) and type(m).__name__ != "Reshape":
+            elif not isinstance(m, (nn.Flatten, TrimLast)) and type(m).__name__ not in ("Reshape", "Broadcast"):
                 raise AssertionError(f"unexpected layer {m}")
         if parts and parts[0] in ("sigmoid", "tanh"):
             out[-1] += " " + parts[0]

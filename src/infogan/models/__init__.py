@@ -15,7 +15,7 @@ from infogan.latent.syntax import format_latent
 from infogan.models import chairs, faces, svhn
 from infogan.models.base import Discriminator, InfoGAN
 from infogan.models.chairs import build_chairs
-from infogan.models.dsprites import build_dsprites
+from infogan.models.dsprites import build_dsprites, build_dsprites_broadcast
 from infogan.models.dsprites_cr import build_dsprites_cr, init_dsprites_cr
 from infogan.models.faces import build_faces
 from infogan.models.layers import init_weights
@@ -29,6 +29,7 @@ ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
     "chairs": build_chairs,  # Table 6 (3D Chairs)
     "dsprites": build_dsprites,
     "dsprites-coord": partial(build_dsprites, coords=True),  # G's up-convolutions also see pixel coordinates
+    "dsprites-broadcast": build_dsprites_broadcast,  # G: a spatial broadcast decoder
     "dsprites-cr": build_dsprites_cr,  # InfoGAN-CR's released dSprites code
 }
 
@@ -37,6 +38,7 @@ ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
 IMAGE_SIDES: dict[str, tuple[str, int]] = {
     "mnist": ("only", 28), "svhn": ("multiple", svhn.FACTOR), "faces": ("multiple", faces.FACTOR),
     "chairs": ("multiple", chairs.FACTOR), "dsprites": ("only", 64), "dsprites-coord": ("only", 64),
+    "dsprites-broadcast": ("only", 64),
     "dsprites-cr": ("only", 64),
 }
 

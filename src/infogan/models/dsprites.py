@@ -16,6 +16,11 @@ D head: FC1.  Q head: FC128 lReLU, FC out.
 Architecture ``dsprites-coord`` (beyond InfoGAN-CR): the same networks, but each of G's four up-convolutions
 also sees two coordinate channels, the pixel's column and row (CoordConv, Liu et al., NeurIPS 2018, who show
 that transposed convolutions learn slowly to draw at a position given as numbers).
+
+Architecture ``dsprites-broadcast`` (beyond InfoGAN-CR): D and Q unchanged; G after the spatial broadcast
+decoder (Watters et al., 2019): FC128 BN ReLU; the 128 values copied to every cell of a 16x16 grid with its
+column and row (130 channels); conv64 s1 BN ReLU; conv64 s1 BN ReLU; upconv32 s2 BN ReLU; upconv1 s2 sigmoid.
+Each cell then knows where it is, so drawing a sprite at a position is a local computation.
 """
 
 from __future__ import annotations
@@ -24,14 +29,13 @@ from torch import nn
 
 from infogan.config import ModelConfig
 from infogan.models.base import Discriminator, InfoGAN
-from infogan.models.layers import AddCoords, Reshape, conv, fc, output_activation, spectral, upconv
+from infogan.models.layers import AddCoords, Broadcast, Reshape, conv, fc, output_activation, spectral, upconv
 
 
 def build_dsprites(cfg: ModelConfig, *, coords: bool = False) -> InfoGAN:
     """Build the 64x64 dSprites networks (C channels; 1 for dSprites); ``coords``: G's up-convolutions also
     see the pixel coordinates (architecture ``dsprites-coord``)."""
-    c, h, w = cfg.image_shape
-    slope, sn = cfg.leaky_slope, cfg.spectral_norm
+    c = cfg.image_shape[0]
 
     def up(cin: int, cout: int, **kw) -> nn.Sequential:  # (B, cin, S, S) -> (B, cout, 2S, 2S)
         return nn.Sequential(AddCoords(), *upconv(cin + 2, cout, **kw)) if coords else upconv(cin, cout, **kw)
@@ -46,6 +50,28 @@ def build_dsprites(cfg: ModelConfig, *, coords: bool = False) -> InfoGAN:
         up(32, c, bn=False, act="none"),  # (B, C, 64, 64)
         output_activation(cfg.output),
     )
+    return InfoGAN(cfg, G, _discriminator(cfg))
+
+
+def build_dsprites_broadcast(cfg: ModelConfig) -> InfoGAN:
+    """Build the ``dsprites-broadcast`` networks: a spatial-broadcast G, the ``dsprites`` D and Q."""
+    c = cfg.image_shape[0]
+    G = nn.Sequential(
+        fc(cfg.latent.g_input_dim, 128, bn=True, act="relu"),  # (B, 128)
+        Broadcast(16),  # (B, 130, 16, 16)
+        upconv(130, 64, stride=1, bn=True, act="relu"),  # (B, 64, 16, 16); 3x3, the same as a stride-1 conv
+        upconv(64, 64, stride=1, bn=True, act="relu"),  # (B, 64, 16, 16)
+        upconv(64, 32, bn=True, act="relu"),  # (B, 32, 32, 32)
+        upconv(32, c, bn=False, act="none"),  # (B, C, 64, 64)
+        output_activation(cfg.output),
+    )
+    return InfoGAN(cfg, G, _discriminator(cfg))
+
+
+def _discriminator(cfg: ModelConfig) -> Discriminator:
+    """D's trunk and head and Q's head, shared by the dSprites architectures of this module."""
+    c, h, w = cfg.image_shape
+    slope, sn = cfg.leaky_slope, cfg.spectral_norm
     trunk = nn.Sequential(
         conv(c, 32, bn=False, slope=slope, sn=sn),  # (B, 32, 32, 32)
         conv(32, 32, bn=False, slope=slope, sn=sn),  # (B, 32, 16, 16)
@@ -59,4 +85,4 @@ def build_dsprites(cfg: ModelConfig, *, coords: bool = False) -> InfoGAN:
         fc(128, 128, bn=False, act="lrelu", slope=slope),  # (B, 128)
         nn.Linear(128, cfg.latent.q_output_dim),  # (B, q_dim)
     )
-    return InfoGAN(cfg, G, Discriminator(trunk, d_head, q_head))
+    return Discriminator(trunk, d_head, q_head)

@@ -45,6 +45,23 @@ class AddCoords(nn.Module):
         return torch.cat([x, cols.expand(b, 1, h, w), rows.expand(b, 1, h, w)], dim=1)
 
 
+class Broadcast(nn.Module):
+    """(B, F) -> (B, F + 2, S, S): the vector copied to every position of an S x S grid, followed by the column
+    and row channels of :class:`AddCoords` (the spatial broadcast decoder of Watters et al., 2019)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.coords = AddCoords()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, f = x.shape
+        return self.coords(x[:, :, None, None].expand(b, f, self.size, self.size))
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}"
+
+
 class Reshape(nn.Module):
     """(B, C*H*W) -> (B, C, H, W)."""
 

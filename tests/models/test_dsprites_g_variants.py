@@ -1,14 +1,15 @@
-"""The ``dsprites-coord`` architecture: the ``dsprites`` networks, with pixel coordinates fed to G's
-up-convolutions (CoordConv)."""
+"""The dSprites architectures that change only G: ``dsprites-coord`` (pixel coordinates fed to G's
+up-convolutions, CoordConv) and ``dsprites-broadcast`` (G a spatial broadcast decoder)."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from layer_lists import describe, shapes
 
 import infogan
 from infogan.models import build_model
-from infogan.models.layers import AddCoords
+from infogan.models.layers import AddCoords, Broadcast
 from infogan.training.loop import Trainer
 from infogan.training.rundir import create_run_dir
 
@@ -54,12 +55,30 @@ def test_coordinates_let_g_draw_by_position():
     assert out[0, 0, 10, 40] > out[0, 0, 10, 20] and torch.equal(out[0, 0, 10, 20:40], out[0, 0, 30, 20:40])
 
 
-def test_dsprites_coord_trains_and_loads_from_its_snapshot(tmp_path):
-    cfg = _cfg("dsprites-coord").replace(
+def test_broadcast_tiles_the_vector_beside_the_coordinates():
+    x = torch.randn(2, 3)
+    y = Broadcast(4)(x)  # (2, 5, 4, 4)
+    assert y.shape == (2, 5, 4, 4) and torch.equal(y[:, :3, 1, 2], x) and torch.equal(y[:, :3, 3, 0], x)
+    assert torch.equal(y[:, 3:], AddCoords()(torch.zeros(2, 0, 4, 4)))
+
+
+def test_broadcast_g_layers_and_shared_d():
+    torch.manual_seed(0)
+    plain, wide = build_model(_cfg("dsprites").model), build_model(_cfg("dsprites-broadcast").model)
+    assert describe(wide.G) == ["FC128 BN ReLU", "upconv64 BN ReLU", "upconv64 BN ReLU", "upconv32 s2 BN ReLU",
+                                "upconv1 s2 sigmoid"]
+    assert shapes(wide.G, torch.rand(3, 10)) == [(128,), (130, 16, 16), (64, 16, 16), (64, 16, 16), (32, 32, 32),
+                                                 (1, 64, 64), (1, 64, 64)]
+    assert describe(wide.D.trunk) == describe(plain.D.trunk) and describe(wide.D.q_head) == describe(plain.D.q_head)
+
+
+@pytest.mark.parametrize("arch", ["dsprites-coord", "dsprites-broadcast"])
+def test_g_variant_trains_and_loads_from_its_snapshot(arch, tmp_path):
+    cfg = _cfg(arch).replace(
         data={"dataset": "fake"}, train={"iterations": 2, "batch_size": 4, "tick": 1, "snapshot_every": 2})
     data = infogan.data.load_dataset("fake", image_size=64, channels=1)
     trainer = Trainer(cfg, create_run_dir(tmp_path, cfg), data, progress=False)
     trainer.run()
     model = infogan.load(trainer.run_dir)
-    assert model.step == 2 and model.run_config.model.arch == "dsprites-coord"
+    assert model.step == 2 and model.run_config.model.arch == arch
     assert torch.isfinite(infogan.generate(model, generator=torch.Generator().manual_seed(0))).all()

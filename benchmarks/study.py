@@ -85,6 +85,7 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "dsprites-logit8": ("dsprites", {"optim": {"g_logit_bound": 8.0}}, "trainer"),
     "dsprites-coord": ("dsprites", {"model": {"arch": "dsprites-coord"}}, "trainer"),
     "dsprites-broadcast": ("dsprites", {"model": {"arch": "dsprites-broadcast"}}, "trainer"),
+    "dsprites-mbstd": ("dsprites", {"model": {"arch": "dsprites-mbstd"}}, "trainer"),
     "dsprites-cat3": ("dsprites", {"model": {"latent": "noise5:uniform,cat3,unif5:lambda=0.05:std=fixed"}}, "trainer"),
     "dsprites-cat3-l005": ("dsprites", {"model": {
         "latent": "noise5:uniform,cat3:lambda=0.05,unif5:lambda=0.05:std=fixed"}}, "trainer"),

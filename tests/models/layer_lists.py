@@ -9,6 +9,9 @@ from torch.nn.utils import parametrize
 from infogan.models.chairs import TrimLast
 
 
+SHAPE_ONLY = ("Reshape", "Broadcast", "MinibatchStd")  # modules with no weights that the notation leaves out
+
+
 def describe(seq: nn.Module) -> list[str]:
     """The blocks of a network in the papers' notation, e.g. ["FC1024 BN ReLU", "conv64 s2 SN lReLU",
     "upconv1 s2 sigmoid"]: modules in their order inside each block, " SN" after a spectrally normalised
@@ -33,7 +36,7 @@ def describe(seq: nn.Module) -> list[str]:
                 parts.append("coords")
             elif isinstance(m, (nn.Sigmoid, nn.Tanh)):
                 parts.append(type(m).__name__.lower())
-            elif not isinstance(m, (nn.Flatten, TrimLast)) and type(m).__name__ not in ("Reshape", "Broadcast"):
+            elif not isinstance(m, (nn.Flatten, TrimLast)) and type(m).__name__ not in SHAPE_ONLY:
                 raise AssertionError(f"unexpected layer {m}")
         if parts and parts[0] in ("sigmoid", "tanh"):
             out[-1] += " " + parts[0]

@@ -1,5 +1,6 @@
-"""The dSprites architectures that change only G: ``dsprites-coord`` (pixel coordinates fed to G's
-up-convolutions, CoordConv) and ``dsprites-broadcast`` (G a spatial broadcast decoder)."""
+"""The dSprites architectures beyond InfoGAN-CR's: ``dsprites-coord`` (pixel coordinates fed to G's
+up-convolutions, CoordConv), ``dsprites-broadcast`` (G a spatial broadcast decoder) and ``dsprites-mbstd``
+(D's head sees the minibatch standard deviation)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from layer_lists import describe, shapes
 
 import infogan
 from infogan.models import build_model
-from infogan.models.layers import AddCoords, Broadcast
+from infogan.models.layers import AddCoords, Broadcast, MinibatchStd
 from infogan.training.loop import Trainer
 from infogan.training.rundir import create_run_dir
 
@@ -72,7 +73,31 @@ def test_broadcast_g_layers_and_shared_d():
     assert describe(wide.D.trunk) == describe(plain.D.trunk) and describe(wide.D.q_head) == describe(plain.D.q_head)
 
 
-@pytest.mark.parametrize("arch", ["dsprites-coord", "dsprites-broadcast"])
+def test_minibatch_std_per_group():
+    x = torch.randn(8, 3)
+    y = MinibatchStd(4)(x)  # (8, 4); groups of 4: samples {0, 2, 4, 6} and {1, 3, 5, 7}
+    assert y.shape == (8, 4) and torch.equal(y[:, :3], x)
+    even = x[0::2].var(dim=0, unbiased=False).add(1e-8).sqrt().mean()
+    assert torch.allclose(y[0::2, 3], even.expand(4)) and not torch.allclose(y[1, 3], even)
+    assert MinibatchStd(4)(torch.ones(8, 3))[:, 3].max() < 1e-3  # identical samples: near 0
+    odd = MinibatchStd(4)(torch.randn(6, 3))  # 6 is no multiple of 4: the whole batch is one group
+    assert torch.equal(odd[:, 3], odd[:1, 3].expand(6))
+
+
+def test_mbstd_d_sees_the_batch_and_q_reads_each_image_alone():
+    torch.manual_seed(0)
+    model = build_model(_cfg("dsprites-mbstd").model).eval()
+    x = torch.rand(8, 1, 64, 64)
+    with torch.no_grad():
+        logit, q = model.D(x)
+        logit_same, q_same = model.D(x[:1].expand(8, 1, 64, 64))
+        assert torch.allclose(model.D(x[:4])[1], q[:4], atol=1e-6)  # Q: the same image, the same reading
+    assert torch.allclose(q_same[0], q[0], atol=1e-6)
+    assert not torch.allclose(logit_same[0], logit[0])  # D: the same image in a collapsed batch reads otherwise
+    assert describe(model.D.d_head) == ["FC1 SN"] and model.D.d_head[1].in_features == 129
+
+
+@pytest.mark.parametrize("arch", ["dsprites-coord", "dsprites-broadcast", "dsprites-mbstd"])
 def test_g_variant_trains_and_loads_from_its_snapshot(arch, tmp_path):
     cfg = _cfg(arch).replace(
         data={"dataset": "fake"}, train={"iterations": 2, "batch_size": 4, "tick": 1, "snapshot_every": 2})

@@ -30,6 +30,7 @@ ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
     "dsprites": build_dsprites,
     "dsprites-coord": partial(build_dsprites, coords=True),  # G's up-convolutions also see pixel coordinates
     "dsprites-broadcast": build_dsprites_broadcast,  # G: a spatial broadcast decoder
+    "dsprites-mbstd": partial(build_dsprites, mbstd=True),  # D's head sees the minibatch std
     "dsprites-cr": build_dsprites_cr,  # InfoGAN-CR's released dSprites code
 }
 
@@ -38,7 +39,7 @@ ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
 IMAGE_SIDES: dict[str, tuple[str, int]] = {
     "mnist": ("only", 28), "svhn": ("multiple", svhn.FACTOR), "faces": ("multiple", faces.FACTOR),
     "chairs": ("multiple", chairs.FACTOR), "dsprites": ("only", 64), "dsprites-coord": ("only", 64),
-    "dsprites-broadcast": ("only", 64),
+    "dsprites-broadcast": ("only", 64), "dsprites-mbstd": ("only", 64),
     "dsprites-cr": ("only", 64),
 }
 

@@ -21,6 +21,10 @@ Architecture ``dsprites-broadcast`` (beyond InfoGAN-CR): D and Q unchanged; G af
 decoder (Watters et al., 2019): FC128 BN ReLU; the 128 values copied to every cell of a 16x16 grid with its
 column and row (130 channels); conv64 s1 BN ReLU; conv64 s1 BN ReLU; upconv32 s2 BN ReLU; upconv1 s2 sigmoid.
 Each cell then knows where it is, so drawing a sprite at a position is a local computation.
+
+Architecture ``dsprites-mbstd`` (beyond InfoGAN-CR): the ``dsprites`` networks, but D's head also sees the
+minibatch standard deviation of the trunk's features (Karras et al., ICLR 2018; groups of 4), so that D can
+tell a batch of near-identical samples from real data. Q's head does not see it: Q reads each image alone.
 """
 
 from __future__ import annotations
@@ -29,12 +33,23 @@ from torch import nn
 
 from infogan.config import ModelConfig
 from infogan.models.base import Discriminator, InfoGAN
-from infogan.models.layers import AddCoords, Broadcast, Reshape, conv, fc, output_activation, spectral, upconv
+from infogan.models.layers import (
+    AddCoords,
+    Broadcast,
+    MinibatchStd,
+    Reshape,
+    conv,
+    fc,
+    output_activation,
+    spectral,
+    upconv,
+)
 
 
-def build_dsprites(cfg: ModelConfig, *, coords: bool = False) -> InfoGAN:
+def build_dsprites(cfg: ModelConfig, *, coords: bool = False, mbstd: bool = False) -> InfoGAN:
     """Build the 64x64 dSprites networks (C channels; 1 for dSprites); ``coords``: G's up-convolutions also
-    see the pixel coordinates (architecture ``dsprites-coord``)."""
+    see the pixel coordinates (``dsprites-coord``); ``mbstd``: D's head sees the minibatch standard deviation
+    (``dsprites-mbstd``)."""
     c = cfg.image_shape[0]
 
     def up(cin: int, cout: int, **kw) -> nn.Sequential:  # (B, cin, S, S) -> (B, cout, 2S, 2S)
@@ -50,7 +65,7 @@ def build_dsprites(cfg: ModelConfig, *, coords: bool = False) -> InfoGAN:
         up(32, c, bn=False, act="none"),  # (B, C, 64, 64)
         output_activation(cfg.output),
     )
-    return InfoGAN(cfg, G, _discriminator(cfg))
+    return InfoGAN(cfg, G, _discriminator(cfg, mbstd=mbstd))
 
 
 def build_dsprites_broadcast(cfg: ModelConfig) -> InfoGAN:
@@ -68,7 +83,7 @@ def build_dsprites_broadcast(cfg: ModelConfig) -> InfoGAN:
     return InfoGAN(cfg, G, _discriminator(cfg))
 
 
-def _discriminator(cfg: ModelConfig) -> Discriminator:
+def _discriminator(cfg: ModelConfig, *, mbstd: bool = False) -> Discriminator:
     """D's trunk and head and Q's head, shared by the dSprites architectures of this module."""
     c, h, w = cfg.image_shape
     slope, sn = cfg.leaky_slope, cfg.spectral_norm
@@ -81,6 +96,8 @@ def _discriminator(cfg: ModelConfig) -> Discriminator:
         fc(64 * (h // 16) * (w // 16), 128, bn=False, act="lrelu", slope=slope, sn=sn),  # (B, 128)
     )
     d_head = spectral(nn.Linear(128, 1), sn)  # (B, 1)
+    if mbstd:
+        d_head = nn.Sequential(MinibatchStd(), spectral(nn.Linear(129, 1), sn))  # (B, 128) -> (B, 129) -> (B, 1)
     q_head = nn.Sequential(
         fc(128, 128, bn=False, act="lrelu", slope=slope),  # (B, 128)
         nn.Linear(128, cfg.latent.q_output_dim),  # (B, q_dim)

@@ -62,6 +62,27 @@ class Broadcast(nn.Module):
         return f"size={self.size}"
 
 
+class MinibatchStd(nn.Module):
+    """(B, F) -> (B, F + 1): appends, to each sample, the mean over features of the standard deviation of each
+    feature within its group of ``group`` samples (the minibatch standard deviation of Karras et al., ICLR
+    2018, on feature vectors). A batch whose samples look alike gets a small value, so D can see a generator
+    that draws the same image for every z. B must be a multiple of ``group``, else the whole batch is one group."""
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, f = x.shape
+        g = self.group if b % self.group == 0 else b
+        std = x.float().reshape(g, b // g, f).var(dim=0, unbiased=False).add(1e-8).sqrt()  # (B/g, F)
+        stat = std.mean(dim=1).repeat(g).to(x.dtype)  # (B,): sample i belongs to group i mod B/g
+        return torch.cat([x, stat[:, None]], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group={self.group}"
+
+
 class Reshape(nn.Module):
     """(B, C*H*W) -> (B, C, H, W)."""
 

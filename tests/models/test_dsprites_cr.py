@@ -216,3 +216,17 @@ def test_short_run_trains_and_resumes(tmp_path):
     assert result.step == 2 and all(math.isfinite(v) for k, v in result.last_stats.items() if k.startswith("loss"))
     resumed = infogan.train(resume=result.run_dir, iterations=3, progress=False)
     assert resumed.step == 3
+
+
+def test_their_g_with_the_dsprites_d(model):
+    torch.manual_seed(0)
+    cfg = get_preset("dsprites").replace(model={"arch": "dsprites-cr-g"})
+    hybrid, plain = build_model(cfg.model), build_model(get_preset("dsprites").model)
+    assert describe(hybrid.G) == THEIR_G and shapes(hybrid.G, torch.rand(2, 10)) == THEIR_G_SHAPES
+    for part in ("trunk", "d_head", "q_head"):
+        assert describe(getattr(hybrid.D, part)) == describe(getattr(plain.D, part))
+    bn = [m for m in hybrid.G.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in bn)  # their init in G
+    convs = [m for m in hybrid.D.trunk.modules() if isinstance(m, nn.Conv2d)]
+    w = convs[0].parametrizations.weight.original
+    assert w.abs().max() > 2 * 0.02  # the official code's N(0, 0.02) in D, not their truncated normal

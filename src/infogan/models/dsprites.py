@@ -65,7 +65,7 @@ def build_dsprites(cfg: ModelConfig, *, coords: bool = False, mbstd: bool = Fals
         up(32, c, bn=False, act="none"),  # (B, C, 64, 64)
         output_activation(cfg.output),
     )
-    return InfoGAN(cfg, G, _discriminator(cfg, mbstd=mbstd))
+    return InfoGAN(cfg, G, discriminator(cfg, mbstd=mbstd))
 
 
 def build_dsprites_broadcast(cfg: ModelConfig) -> InfoGAN:
@@ -80,11 +80,11 @@ def build_dsprites_broadcast(cfg: ModelConfig) -> InfoGAN:
         upconv(32, c, bn=False, act="none"),  # (B, C, 64, 64)
         output_activation(cfg.output),
     )
-    return InfoGAN(cfg, G, _discriminator(cfg))
+    return InfoGAN(cfg, G, discriminator(cfg))
 
 
-def _discriminator(cfg: ModelConfig, *, mbstd: bool = False) -> Discriminator:
-    """D's trunk and head and Q's head, shared by the dSprites architectures of this module."""
+def discriminator(cfg: ModelConfig, *, mbstd: bool = False) -> Discriminator:
+    """The ``dsprites`` D's trunk and head and Q's head, shared by the architectures that change only G."""
     c, h, w = cfg.image_shape
     slope, sn = cfg.leaky_slope, cfg.spectral_norm
     trunk = nn.Sequential(

@@ -26,7 +26,8 @@ from torch.nn.utils import parametrize
 
 from infogan.config import ModelConfig
 from infogan.models.base import Discriminator, InfoGAN
-from infogan.models.layers import Reshape, output_activation
+from infogan.models.dsprites import discriminator as dsprites_discriminator
+from infogan.models.layers import Reshape, init_weights, output_activation
 from infogan.models.spectral import PowerIterationSN
 from infogan.models.spectral import power_iteration_sn as _sn
 
@@ -38,12 +39,11 @@ def _layer(layer: nn.Module, act: nn.Module | None, bn: nn.Module | None = None)
     return nn.Sequential(*[m for m in (layer, act, bn) if m is not None])
 
 
-def build_dsprites_cr(cfg: ModelConfig) -> InfoGAN:
-    """Build InfoGAN-CR's dSprites G, D and Q (C channels; 1 for dSprites, 64x64 images)."""
-    c, h, w = cfg.image_shape
-    slope, sn = cfg.leaky_slope, cfg.spectral_norm
-    lrelu = lambda: nn.LeakyReLU(slope)  # noqa: E731  (op.py lrelu, leak 0.2)
-    G = nn.Sequential(
+def generator(cfg: ModelConfig) -> nn.Sequential:
+    """InfoGAN-CR's dSprites G (``Decoder``): (B, g_input_dim) -> (B, C, 64, 64)."""
+    c = cfg.image_shape[0]
+    lrelu = lambda: nn.LeakyReLU(cfg.leaky_slope)  # noqa: E731  (op.py lrelu, leak 0.2)
+    return nn.Sequential(
         _layer(nn.Linear(cfg.latent.g_input_dim, 128), nn.ReLU(), nn.BatchNorm1d(128)),  # (B, 128)
         _layer(nn.Linear(128, 64 * 4 * 4), nn.ReLU(), nn.BatchNorm1d(64 * 4 * 4)),  # (B, 1024)
         Reshape(64, 4, 4),  # (B, 64, 4, 4)
@@ -53,6 +53,19 @@ def build_dsprites_cr(cfg: ModelConfig) -> InfoGAN:
         _layer(nn.ConvTranspose2d(32, c, 4, 2, 1), None),  # (B, C, 64, 64)
         output_activation(cfg.output),
     )
+
+
+def build_dsprites_cr_g(cfg: ModelConfig) -> InfoGAN:
+    """InfoGAN-CR's G with the ``dsprites`` D and Q (architecture ``dsprites-cr-g``): which half of their
+    networks makes the difference."""
+    return InfoGAN(cfg, generator(cfg), dsprites_discriminator(cfg))
+
+
+def build_dsprites_cr(cfg: ModelConfig) -> InfoGAN:
+    """Build InfoGAN-CR's dSprites G, D and Q (C channels; 1 for dSprites, 64x64 images)."""
+    c, h, w = cfg.image_shape
+    slope, sn = cfg.leaky_slope, cfg.spectral_norm
+    lrelu = lambda: nn.LeakyReLU(slope)  # noqa: E731  (op.py lrelu, leak 0.2)
     trunk = nn.Sequential(
         _layer(_sn(nn.Conv2d(c, 32, 4, 2, 1), sn), lrelu()),  # (B, 32, 32, 32)
         _layer(_sn(nn.Conv2d(32, 32, 4, 2, 1), sn), lrelu()),  # (B, 32, 16, 16)
@@ -66,7 +79,13 @@ def build_dsprites_cr(cfg: ModelConfig) -> InfoGAN:
         _layer(_sn(nn.Linear(128, 128), sn), lrelu()),  # (B, 128)
         _sn(nn.Linear(128, cfg.latent.q_output_dim), sn),  # (B, q_dim)
     )
-    return InfoGAN(cfg, G, Discriminator(trunk, d_head, q_head))
+    return InfoGAN(cfg, generator(cfg), Discriminator(trunk, d_head, q_head))
+
+
+def init_dsprites_cr_g(model: InfoGAN) -> None:
+    """``dsprites-cr-g``: their initialisation for G, the official InfoGAN code's for D and Q."""
+    init_dsprites_cr(model.G)
+    init_weights(model.D)
 
 
 def init_dsprites_cr(module: nn.Module) -> None:

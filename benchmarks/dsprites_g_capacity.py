@@ -54,6 +54,14 @@ FIXED_CLASS = {"scale": FACTOR_SIZES[1] - 1, "orientation": 0, "pos_x": FACTOR_S
                "pos_y": FACTOR_SIZES[4] // 2}  # the class a --fix factor is held at
 
 
+def parse_fix(parser: argparse.ArgumentParser, text: str) -> tuple[str, ...]:
+    """``--fix`` text -> factor names, or a parser error naming the factors it takes."""
+    fix = tuple(f for f in text.split(",") if f)
+    if set(fix) - set(FIXED_CLASS):
+        parser.error(f"--fix takes factors among {', '.join(FIXED_CLASS)}, got {text!r}")
+    return fix
+
+
 def draw_factors(rng: np.random.Generator, n: int, fix: tuple[str, ...]) -> np.ndarray:
     """(n, 5) factor classes drawn uniformly, the factors named in ``fix`` held at :data:`FIXED_CLASS`."""
     classes = sample_factor_classes(rng, n)
@@ -76,9 +84,7 @@ def main() -> None:
                         help=f"factors held at one class, comma-separated ({', '.join(FIXED_CLASS)})")
     parser.add_argument("--sheet", default=None, help="also write a PNG: rows of renders above G's drawings")
     args = parser.parse_args()
-    fix = tuple(f for f in args.fix.split(",") if f)
-    if set(fix) - set(FIXED_CLASS):
-        parser.error(f"--fix takes factors among {', '.join(FIXED_CLASS)}, got {args.fix!r}")
+    fix = parse_fix(parser, args.fix)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     cfg = infogan.get_preset(args.preset)

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from dsprites_g_capacity import FIXED_CLASS
+from dsprites_g_capacity import FIXED_CLASS, parse_fix
 from PIL import Image
 
 from infogan.data.dsprites import FACTOR_NAMES, all_factor_classes, render_dsprites
@@ -28,9 +28,7 @@ def main() -> None:
     parser.add_argument("--fix", default="scale,pos_x,pos_y",
                         help=f"factors held at one class, comma-separated ({', '.join(FIXED_CLASS)})")
     args = parser.parse_args()
-    fix = tuple(f for f in args.fix.split(",") if f)
-    if set(fix) - set(FIXED_CLASS):
-        parser.error(f"--fix takes factors among {', '.join(FIXED_CLASS)}, got {args.fix!r}")
+    fix = parse_fix(parser, args.fix)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         parser.error(f"{out} is not empty; choose a new folder")

@@ -95,9 +95,9 @@ def discriminator(cfg: ModelConfig, *, mbstd: bool = False) -> Discriminator:
         nn.Flatten(),  # (B, 1024)
         fc(64 * (h // 16) * (w // 16), 128, bn=False, act="lrelu", slope=slope, sn=sn),  # (B, 128)
     )
-    d_head = spectral(nn.Linear(128, 1), sn)  # (B, 1)
-    if mbstd:
-        d_head = nn.Sequential(MinibatchStd(), spectral(nn.Linear(129, 1), sn))  # (B, 128) -> (B, 129) -> (B, 1)
+    # (B, 128) -> (B, 1); with mbstd through (B, 129), the minibatch std appended
+    d_head = (nn.Sequential(MinibatchStd(), spectral(nn.Linear(129, 1), sn)) if mbstd
+              else spectral(nn.Linear(128, 1), sn))
     q_head = nn.Sequential(
         fc(128, 128, bn=False, act="lrelu", slope=slope),  # (B, 128)
         nn.Linear(128, cfg.latent.q_output_dim),  # (B, q_dim)

@@ -46,8 +46,7 @@ def factor_codes(classes: np.ndarray) -> torch.Tensor:
 def orientation_features(classes: np.ndarray) -> torch.Tensor:
     """(N, 5) factor classes -> (N, 5) noise inputs: cos, sin of the angle and of twice it; cos of 4x it."""
     angle = torch.from_numpy(np.linspace(0.0, 2.0 * np.pi, FACTOR_SIZES[2])[classes[:, 2]]).float()  # (N,)
-    feats = [f(k * angle) for k in (1, 2, 4) for f in (torch.cos, torch.sin)][:5]
-    return torch.stack(feats, dim=1)
+    return torch.stack([angle.cos(), angle.sin(), (2 * angle).cos(), (2 * angle).sin(), (4 * angle).cos()], dim=1)
 
 
 FIXED_CLASS = {"scale": FACTOR_SIZES[1] - 1, "orientation": 0, "pos_x": FACTOR_SIZES[3] // 2,
@@ -96,9 +95,11 @@ def main() -> None:
         raise SystemExit(f"preset {args.preset!r} has {len(spec.codes)} codes; this check needs the five of dsprites")
     rng, gen = np.random.default_rng(args.seed), torch.Generator().manual_seed(args.seed)
     opt = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    def noise(classes: np.ndarray) -> torch.Tensor:
-        z = spec.sample(len(classes), generator=gen).z
-        return orientation_features(classes) if args.orientation == "fourier" else z
+
+    def noise(classes: np.ndarray) -> torch.Tensor:  # (N, 5): G's noise inputs
+        if args.orientation == "fourier":
+            return orientation_features(classes)
+        return spec.sample(len(classes), generator=gen).z
 
     G.train()
     start, losses = time.perf_counter(), []

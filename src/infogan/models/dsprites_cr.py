@@ -41,15 +41,14 @@ def _layer(layer: nn.Module, act: nn.Module | None, bn: nn.Module | None = None)
 
 def generator(cfg: ModelConfig) -> nn.Sequential:
     """InfoGAN-CR's dSprites G (``Decoder``): (B, g_input_dim) -> (B, C, 64, 64)."""
-    c = cfg.image_shape[0]
-    lrelu = lambda: nn.LeakyReLU(cfg.leaky_slope)  # noqa: E731  (op.py lrelu, leak 0.2)
+    c, slope = cfg.image_shape[0], cfg.leaky_slope
     return nn.Sequential(
         _layer(nn.Linear(cfg.latent.g_input_dim, 128), nn.ReLU(), nn.BatchNorm1d(128)),  # (B, 128)
         _layer(nn.Linear(128, 64 * 4 * 4), nn.ReLU(), nn.BatchNorm1d(64 * 4 * 4)),  # (B, 1024)
         Reshape(64, 4, 4),  # (B, 64, 4, 4)
-        _layer(nn.ConvTranspose2d(64, 64, 4, 2, 1), lrelu(), nn.BatchNorm2d(64)),  # (B, 64, 8, 8)
-        _layer(nn.ConvTranspose2d(64, 32, 4, 2, 1), lrelu(), nn.BatchNorm2d(32)),  # (B, 32, 16, 16)
-        _layer(nn.ConvTranspose2d(32, 32, 4, 2, 1), lrelu(), nn.BatchNorm2d(32)),  # (B, 32, 32, 32)
+        _layer(nn.ConvTranspose2d(64, 64, 4, 2, 1), nn.LeakyReLU(slope), nn.BatchNorm2d(64)),  # (B, 64, 8, 8)
+        _layer(nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.LeakyReLU(slope), nn.BatchNorm2d(32)),  # (B, 32, 16, 16)
+        _layer(nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.LeakyReLU(slope), nn.BatchNorm2d(32)),  # (B, 32, 32, 32)
         _layer(nn.ConvTranspose2d(32, c, 4, 2, 1), None),  # (B, C, 64, 64)
         output_activation(cfg.output),
     )
@@ -65,18 +64,17 @@ def build_dsprites_cr(cfg: ModelConfig) -> InfoGAN:
     """Build InfoGAN-CR's dSprites G, D and Q (C channels; 1 for dSprites, 64x64 images)."""
     c, h, w = cfg.image_shape
     slope, sn = cfg.leaky_slope, cfg.spectral_norm
-    lrelu = lambda: nn.LeakyReLU(slope)  # noqa: E731  (op.py lrelu, leak 0.2)
     trunk = nn.Sequential(
-        _layer(_sn(nn.Conv2d(c, 32, 4, 2, 1), sn), lrelu()),  # (B, 32, 32, 32)
-        _layer(_sn(nn.Conv2d(32, 32, 4, 2, 1), sn), lrelu()),  # (B, 32, 16, 16)
-        _layer(_sn(nn.Conv2d(32, 64, 4, 2, 1), sn), lrelu()),  # (B, 64, 8, 8)
-        _layer(_sn(nn.Conv2d(64, 64, 4, 2, 1), sn), lrelu()),  # (B, 64, 4, 4)
+        _layer(_sn(nn.Conv2d(c, 32, 4, 2, 1), sn), nn.LeakyReLU(slope)),  # (B, 32, 32, 32)
+        _layer(_sn(nn.Conv2d(32, 32, 4, 2, 1), sn), nn.LeakyReLU(slope)),  # (B, 32, 16, 16)
+        _layer(_sn(nn.Conv2d(32, 64, 4, 2, 1), sn), nn.LeakyReLU(slope)),  # (B, 64, 8, 8)
+        _layer(_sn(nn.Conv2d(64, 64, 4, 2, 1), sn), nn.LeakyReLU(slope)),  # (B, 64, 4, 4)
         nn.Flatten(),  # (B, 1024)
-        _layer(_sn(nn.Linear(64 * (h // 16) * (w // 16), 128), sn), lrelu()),  # (B, 128)
+        _layer(_sn(nn.Linear(64 * (h // 16) * (w // 16), 128), sn), nn.LeakyReLU(slope)),  # (B, 128)
     )
     d_head = _sn(nn.Linear(128, 1), sn)  # (B, 1) logit
     q_head = nn.Sequential(
-        _layer(_sn(nn.Linear(128, 128), sn), lrelu()),  # (B, 128)
+        _layer(_sn(nn.Linear(128, 128), sn), nn.LeakyReLU(slope)),  # (B, 128)
         _sn(nn.Linear(128, cfg.latent.q_output_dim), sn),  # (B, q_dim)
     )
     return InfoGAN(cfg, generator(cfg), Discriminator(trunk, d_head, q_head))

@@ -24,7 +24,8 @@ def test_snapshot_round_trip(tiny_run):
 
 ARCH_PRESETS = {"mnist": "mnist", "svhn": "svhn", "faces": "faces-azimuth", "chairs": "chairs-rotation",
                 "dsprites": "dsprites", "dsprites-coord": "dsprites", "dsprites-broadcast": "dsprites",
-                "dsprites-mbstd": "dsprites", "dsprites-cr": "dsprites-cr", "dsprites-cr-g": "dsprites"}
+                "dsprites-mbstd": "dsprites", "dsprites-cr": "dsprites-cr", "dsprites-cr-g": "dsprites",
+                "dsprites-cr-g-maxpool": "dsprites"}
 
 
 def test_every_registered_architecture_has_a_round_trip_case():

@@ -16,7 +16,13 @@ from infogan.models import chairs, faces, svhn
 from infogan.models.base import Discriminator, InfoGAN
 from infogan.models.chairs import build_chairs
 from infogan.models.dsprites import build_dsprites, build_dsprites_broadcast
-from infogan.models.dsprites_cr import build_dsprites_cr, build_dsprites_cr_g, init_dsprites_cr, init_dsprites_cr_g
+from infogan.models.dsprites_cr import (
+    build_dsprites_cr,
+    build_dsprites_cr_g,
+    build_dsprites_cr_g_maxpool,
+    init_dsprites_cr,
+    init_dsprites_cr_g,
+)
 from infogan.models.faces import build_faces
 from infogan.models.layers import init_weights
 from infogan.models.mnist import build_mnist
@@ -33,6 +39,7 @@ ARCHITECTURES: dict[str, Callable[[ModelConfig], InfoGAN]] = {
     "dsprites-mbstd": partial(build_dsprites, mbstd=True),  # D's head sees the minibatch std
     "dsprites-cr": build_dsprites_cr,  # InfoGAN-CR's released dSprites code
     "dsprites-cr-g": build_dsprites_cr_g,  # their G, the dsprites D and Q
+    "dsprites-cr-g-maxpool": build_dsprites_cr_g_maxpool,  # their G; D and Q also read maxima over positions
 }
 
 # The image sides each architecture handles: ("only", n) for n x n images, ("multiple", f) for sides that are
@@ -41,13 +48,14 @@ IMAGE_SIDES: dict[str, tuple[str, int]] = {
     "mnist": ("only", 28), "svhn": ("multiple", svhn.FACTOR), "faces": ("multiple", faces.FACTOR),
     "chairs": ("multiple", chairs.FACTOR), "dsprites": ("only", 64), "dsprites-coord": ("only", 64),
     "dsprites-broadcast": ("only", 64), "dsprites-mbstd": ("only", 64),
-    "dsprites-cr": ("only", 64), "dsprites-cr-g": ("only", 64),
+    "dsprites-cr": ("only", 64), "dsprites-cr-g": ("only", 64), "dsprites-cr-g-maxpool": ("only", 64),
 }
 
 # Architectures whose reference code initialises differently from the official InfoGAN code (init_weights).
 INITIALISERS: dict[str, Callable[[nn.Module], None]] = {
     "dsprites-cr": init_dsprites_cr,
     "dsprites-cr-g": init_dsprites_cr_g,
+    "dsprites-cr-g-maxpool": init_dsprites_cr_g,
 }
 
 

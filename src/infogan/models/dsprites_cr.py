@@ -60,6 +60,12 @@ def build_dsprites_cr_g(cfg: ModelConfig) -> InfoGAN:
     return InfoGAN(cfg, generator(cfg), dsprites_discriminator(cfg))
 
 
+def build_dsprites_cr_g_maxpool(cfg: ModelConfig) -> InfoGAN:
+    """InfoGAN-CR's G with the ``dsprites`` D and Q whose trunk also reads the maximum over positions of its last
+    two convolutions (architecture ``dsprites-cr-g-maxpool``; see :mod:`infogan.models.dsprites`)."""
+    return InfoGAN(cfg, generator(cfg), dsprites_discriminator(cfg, max_over_positions=True))
+
+
 def build_dsprites_cr(cfg: ModelConfig) -> InfoGAN:
     """Build InfoGAN-CR's dSprites G, D and Q (C channels; 1 for dSprites, 64x64 images)."""
     c, h, w = cfg.image_shape
@@ -81,7 +87,7 @@ def build_dsprites_cr(cfg: ModelConfig) -> InfoGAN:
 
 
 def init_dsprites_cr_g(model: InfoGAN) -> None:
-    """``dsprites-cr-g``: their initialisation for G, the official InfoGAN code's for D and Q."""
+    """``dsprites-cr-g`` and ``dsprites-cr-g-maxpool``: their initialisation for G, the official InfoGAN code's for D and Q."""
     init_dsprites_cr(model.G)
     init_weights(model.D)
 

@@ -83,6 +83,33 @@ class MinibatchStd(nn.Module):
         return f"group={self.group}"
 
 
+class MaxOverPositions(nn.Module):
+    """A D trunk that also asks "is this pattern anywhere?": (B, C, H, W) -> (B, F + sum of the tapped channels).
+
+    Runs ``blocks`` (conv blocks) in order, then ``head`` ((B, C'*H'*W') -> (B, F)) on the last block's output
+    flattened, and appends to the head's features the maximum over positions of every channel of the last
+    ``taps`` blocks. A strided trunk that ends in a flatten and a fully connected layer must learn a pattern anew
+    at each of its output cells; the maximum over positions answers the same for a pattern wherever it is.
+    """
+
+    def __init__(self, blocks: nn.Sequential, head: nn.Module, taps: int = 2) -> None:
+        super().__init__()
+        if not 1 <= taps <= len(blocks):
+            raise ValueError(f"taps must be between 1 and the {len(blocks)} blocks, got {taps}")
+        self.blocks, self.head, self.taps = blocks, head, taps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        maxima = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)  # (B, C_i, H_i, W_i)
+            if i >= len(self.blocks) - self.taps:
+                maxima.append(x.amax(dim=(2, 3)))  # (B, C_i)
+        return torch.cat([self.head(x.flatten(1)), *maxima], dim=1)  # (B, F + sum C_i)
+
+    def extra_repr(self) -> str:
+        return f"taps={self.taps}"
+
+
 class Reshape(nn.Module):
     """(B, C*H*W) -> (B, C, H, W)."""
 

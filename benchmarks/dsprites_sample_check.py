@@ -18,7 +18,9 @@ a shape?
 ``--probe-steps N`` also trains a fresh discriminator of the run's architecture (with and without spectral norm;
 Adam 2e-4, batches of 64 renders and 64 samples) for N steps to tell renders from G's samples, and reports its
 accuracy on held-out images: whether this D can see what separates G's samples from the renders at all, to
-compare with the D(x) and D(G(z)) of the training log. Writes JSON (default benchmarks/results/dsprites_sample_check-<date>.json).
+compare with the D(x) and D(G(z)) of the training log. The run's own D is read too: its mean logit on renders of
+each shape and on G's samples, and whether it scores renders of squares and hearts above renders of ellipses
+(area under the ROC curve; 0.5 when it gives every shape the same score). Writes JSON (default benchmarks/results/dsprites_sample_check-<date>.json).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import dataclasses
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
 
 from common import machine_info, write_result
 from infogan.data.dsprites import render_dsprites, sample_factor_classes
@@ -80,6 +83,23 @@ def saturation(model, n: int, seed: int) -> dict:
             "edge_band_share_with_gradient": float(((image * (1 - image))[band] > 0.01).float().mean())}
 
 
+@torch.no_grad()
+def own_discriminator(model, real: torch.Tensor, classes: np.ndarray, fake: torch.Tensor) -> dict:
+    """What the run's own D (eval mode) reads: its mean logit on the renders of each shape and on G's samples,
+    and the area under the ROC curve of its logit between renders of squares and hearts and renders of
+    ellipses (0.5: D gives every shape the same score; G draws ellipse-like blobs, so a D that has learnt
+    shape scores squares and hearts higher) and between renders and samples."""
+    model.eval()
+    logit_real = torch.cat([model.D(x)[0] for x in real.split(500)]).float().numpy()  # (N,)
+    logit_fake = torch.cat([model.D(x)[0] for x in fake.split(500)]).float().numpy()  # (N,)
+    shapes = ("square", "ellipse", "heart")
+    return {"mean_logit_real": {name: float(logit_real[classes[:, 0] == i].mean()) for i, name in enumerate(shapes)},
+            "mean_logit_generated": float(logit_fake.mean()),
+            "auc_squares_hearts_vs_ellipses": float(roc_auc_score(classes[:, 0] != 1, logit_real)),
+            "auc_real_vs_generated": float(roc_auc_score(np.r_[np.ones(len(real)), np.zeros(len(fake))],
+                                                         np.r_[logit_real, logit_fake]))}
+
+
 def probe_discriminator(model_config, real: torch.Tensor, fake: torch.Tensor, *, steps: int, held_out: int,
                         spectral_norm: bool, seed: int = 0) -> dict:
     """Train a fresh D of ``model_config``'s architecture to tell ``real`` from ``fake`` (both (N, 1, 64, 64));
@@ -125,6 +145,7 @@ def main() -> None:
               "generated": describe(fake, net), "real": describe(real, net), "real_blurred": describe(blurred, net),
               "saturation": saturation(model, min(args.samples, 1000), args.seed),
               "per_category": per_category(model, net, min(args.samples, 2000), args.seed),
+              "own_discriminator": own_discriminator(model, real, classes, fake),
               "machine": machine_info(torch.device("cpu"))}
     if args.probe_steps:
         held_out = max(1, args.samples // 6)
@@ -139,6 +160,10 @@ def main() -> None:
               f"(binarised {r['score_binarised']:.3f})  confident {r['confident_share']:.1%}  {r['counts']}")
     for r in result["per_category"]:
         print(f"{r['code']} = {r['category']}: score {r['score']:.3f}  confident {r['confident_share']:.1%}  {r['counts']}")
+    own = result["own_discriminator"]
+    print(f"the run's D: mean logit on renders {', '.join(f'{k} {v:.3f}' for k, v in own['mean_logit_real'].items())}, "
+          f"on samples {own['mean_logit_generated']:.3f}; AUC squares and hearts vs ellipses "
+          f"{own['auc_squares_hearts_vs_ellipses']:.3f}, renders vs samples {own['auc_real_vs_generated']:.3f}")
     sat = result["saturation"]
     print(f"G's output sigmoid: median |pre-activation| {sat['median_abs_pre_activation']:.1f} (edge band "
           f"{sat['median_abs_pre_activation_edge_band']:.1f}); edge-band pixels with sigmoid' > 0.01: "

@@ -1,6 +1,7 @@
 """The dSprites architectures beyond InfoGAN-CR's: ``dsprites-coord`` (pixel coordinates fed to G's
-up-convolutions, CoordConv), ``dsprites-broadcast`` (G a spatial broadcast decoder) and ``dsprites-mbstd``
-(D's head sees the minibatch standard deviation)."""
+up-convolutions, CoordConv), ``dsprites-broadcast`` (G a spatial broadcast decoder), ``dsprites-mbstd``
+(D's head sees the minibatch standard deviation) and ``dsprites-cr-g-maxpool`` (D and Q also read maxima over
+positions)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from layer_lists import describe, shapes
 
 import infogan
 from infogan.models import build_model
-from infogan.models.layers import AddCoords, Broadcast, MinibatchStd
+from infogan.models.layers import AddCoords, Broadcast, MaxOverPositions, MinibatchStd
 from infogan.training.loop import Trainer
 from infogan.training.rundir import create_run_dir
 
@@ -97,7 +98,51 @@ def test_mbstd_d_sees_the_batch_and_q_reads_each_image_alone():
     assert describe(model.D.d_head) == ["FC1 SN"] and model.D.d_head[1].in_features == 129
 
 
-@pytest.mark.parametrize("arch", ["dsprites-coord", "dsprites-broadcast", "dsprites-mbstd"])
+def test_max_over_positions_appends_the_maxima_of_the_last_blocks():
+    torch.manual_seed(0)
+    blocks = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 4, 2, 1), torch.nn.Conv2d(3, 5, 4, 2, 1),
+                                 torch.nn.Conv2d(5, 6, 4, 2, 1))
+    head = torch.nn.Linear(6 * 2 * 2, 7)
+    x = torch.randn(2, 1, 16, 16)
+    h1 = blocks[0](x)
+    h2 = blocks[1](h1)
+    h3 = blocks[2](h2)  # (2, 6, 2, 2)
+    y = MaxOverPositions(blocks, head, taps=2)(x)
+    assert y.shape == (2, 7 + 5 + 6)
+    assert torch.allclose(y, torch.cat([head(h3.flatten(1)), h2.amax(dim=(2, 3)), h3.amax(dim=(2, 3))], dim=1))
+    for taps in (0, 4):
+        with pytest.raises(ValueError, match="taps"):
+            MaxOverPositions(blocks, head, taps=taps)
+
+
+def test_max_over_positions_is_the_same_wherever_a_pattern_is():
+    torch.manual_seed(0)
+    blocks = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, 1, 1), torch.nn.LeakyReLU(0.2)))
+    trunk = MaxOverPositions(blocks, torch.nn.Linear(4 * 32 * 32, 2), taps=1)
+    pattern = torch.rand(5, 6)
+    x = torch.zeros(2, 1, 32, 32)
+    x[0, 0, 4:9, 3:9], x[1, 0, 20:25, 17:23] = pattern, pattern  # one pattern, two places
+    with torch.no_grad():
+        y = trunk(x)  # (2, 2 + 4)
+    assert torch.allclose(y[0, 2:], y[1, 2:], atol=1e-6)  # the maxima do not see where
+    assert not torch.allclose(y[0, :2], y[1, :2])  # the flattened features do
+
+
+def test_maxpool_arch_changes_only_what_d_and_q_read():
+    torch.manual_seed(0)
+    cr_g, maxpool = build_model(_cfg("dsprites-cr-g").model), build_model(_cfg("dsprites-cr-g-maxpool").model)
+    assert [(k, v.shape) for k, v in cr_g.G.state_dict().items()] == \
+        [(k, v.shape) for k, v in maxpool.G.state_dict().items()]
+    assert isinstance(maxpool.D.trunk, MaxOverPositions) and maxpool.D.trunk.taps == 2
+    assert describe(maxpool.D.trunk.blocks) == describe(cr_g.D.trunk[:4])
+    assert maxpool.D.d_head.in_features == 256 and maxpool.D.q_head[0][0].in_features == 256
+    assert cr_g.D.d_head.in_features == 128 and [k for k in cr_g.D.state_dict() if k.startswith("trunk.5.")]
+    x = torch.rand(3, 1, 64, 64)
+    logit, q = maxpool.D(x)
+    assert logit.shape == (3,) and q.shape == (3, maxpool.spec.q_output_dim)
+
+
+@pytest.mark.parametrize("arch", ["dsprites-coord", "dsprites-broadcast", "dsprites-mbstd", "dsprites-cr-g-maxpool"])
 def test_g_variant_trains_and_loads_from_its_snapshot(arch, tmp_path):
     cfg = _cfg(arch).replace(
         data={"dataset": "fake"}, train={"iterations": 2, "batch_size": 4, "tick": 1, "snapshot_every": 2})

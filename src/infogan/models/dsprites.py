@@ -29,10 +29,9 @@ tell a batch of near-identical samples from real data. Q's head does not see it:
 Architecture ``dsprites-cr-g-maxpool`` (beyond InfoGAN-CR): InfoGAN-CR's G
 (:func:`infogan.models.dsprites_cr.generator`) with this D and Q, whose trunk's 128 features are followed by the
 maximum over positions of each channel of conv3 (64, over 8x8) and conv4 (64, over 4x4): 256 features for D's and
-Q's heads. Trained by itself to tell renders from ellipse-only renders (``benchmarks/dsprites_d_shape.py``), the
-``dsprites`` D stalls at an AUC of 0.69 while the sprites move and learns it at once with them centred; with the
-maxima it reaches 0.999 in 500 steps. In the GAN it has not yet made G draw the shapes
-(docs/results/dsprites/README.md).
+Q's heads. A trunk that ends in a flatten and a fully connected layer must learn a shape anew at each place; the
+maxima read it wherever the sprite is (measured by ``benchmarks/dsprites_d_shape.py``; results in
+docs/results/dsprites/README.md).
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def main() -> None:
         cfg = cfg.replace(model={"arch": args.arch})
     if args.no_sn:
         cfg = cfg.replace(model={"spectral_norm": False})
-    if args.lr:
+    if args.lr is not None:
         cfg = cfg.replace(optim={"lr_d": args.lr})
     D = build_model(cfg.model).D
     opt = torch.optim.Adam(D.parameters(), lr=cfg.optim.lr_d, betas=(cfg.optim.beta1, cfg.optim.beta2))
@@ -117,8 +117,9 @@ def main() -> None:
         if step % args.eval_every == 0:
             curve.append({"step": step, "auc": auc(), "loss": float(np.mean(losses[-args.eval_every:]))})
             print(f"step {step}: AUC {curve[-1]['auc']:.3f}, loss {curve[-1]['loss']:.4f}", flush=True)
-    result = {"preset": args.preset, "arch": cfg.model.arch, "task": args.task, "fixed": list(fix), "steps": args.steps,
-              "seed": args.seed, "spectral_norm": cfg.model.spectral_norm, "lr_d": cfg.optim.lr_d, "seconds": time.perf_counter() - start,
+    result = {"preset": args.preset, "arch": cfg.model.arch, "task": args.task, "fixed": list(fix),
+              "steps": args.steps, "seed": args.seed, "spectral_norm": cfg.model.spectral_norm,
+              "lr_d": cfg.optim.lr_d, "seconds": time.perf_counter() - start,
               "final_auc": curve[-1]["auc"] if curve else None, "curve": curve,
               "machine": machine_info(torch.device("cpu"))}
     print(write_result("dsprites_d_shape", result, args.out))

@@ -20,7 +20,8 @@ Adam 2e-4, batches of 64 renders and 64 samples) for N steps to tell renders fro
 accuracy on held-out images: whether this D can see what separates G's samples from the renders at all, to
 compare with the D(x) and D(G(z)) of the training log. The run's own D is read too: its mean logit on renders of
 each shape and on G's samples, and whether it scores renders of squares and hearts above renders of ellipses
-(area under the ROC curve; 0.5 when it gives every shape the same score). Writes JSON (default benchmarks/results/dsprites_sample_check-<date>.json).
+(area under the ROC curve; 0.5 when it gives every shape the same score). Writes JSON (default
+benchmarks/results/dsprites_sample_check-<date>.json).
 """
 
 from __future__ import annotations
@@ -161,7 +162,8 @@ def main() -> None:
     for r in result["per_category"]:
         print(f"{r['code']} = {r['category']}: score {r['score']:.3f}  confident {r['confident_share']:.1%}  {r['counts']}")
     own = result["own_discriminator"]
-    print(f"the run's D: mean logit on renders {', '.join(f'{k} {v:.3f}' for k, v in own['mean_logit_real'].items())}, "
+    by_shape = ", ".join(f"{k} {v:.3f}" for k, v in own["mean_logit_real"].items())
+    print(f"the run's D: mean logit on renders {by_shape}, "
           f"on samples {own['mean_logit_generated']:.3f}; AUC squares and hearts vs ellipses "
           f"{own['auc_squares_hearts_vs_ellipses']:.3f}, renders vs samples {own['auc_real_vs_generated']:.3f}")
     sat = result["saturation"]

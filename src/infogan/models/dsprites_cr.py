@@ -87,7 +87,8 @@ def build_dsprites_cr(cfg: ModelConfig) -> InfoGAN:
 
 
 def init_dsprites_cr_g(model: InfoGAN) -> None:
-    """``dsprites-cr-g`` and ``dsprites-cr-g-maxpool``: their initialisation for G, the official InfoGAN code's for D and Q."""
+    """``dsprites-cr-g`` and ``dsprites-cr-g-maxpool``: their initialisation for G, the official InfoGAN code's
+    for D and Q."""
     init_dsprites_cr(model.G)
     init_weights(model.D)
 

@@ -7,7 +7,9 @@ lit pixels per image (> 0.5), grey pixels per image (0.1 to 0.9: how far G's out
 shape score (``infogan.metrics.shape_score``) of the images as they are and binarised at 0.5. For the renders
 also the score after a 3x3 binomial blur: how much softer edges alone cost. If G's samples are binary, of the
 real sprites' size, and score the same binarised, a low score is about the shapes G draws, not about grey
-edges the shape classifier was never shown.
+edges the shape classifier was never shown. Where the unconfident samples are: the confident share of samples and
+renders by size (four bins of lit pixels cut at the renders' quartiles), and the two shapes each unconfident sample
+is likeliest to be.
 
 It also reports how saturated G's output sigmoid is: the median magnitude of its pre-activations a over all
 pixels and over the band of pixels within 2 px of a drawn outline, and the share of that band where the
@@ -35,12 +37,12 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from common import machine_info, write_result
-from infogan.data.dsprites import render_dsprites, sample_factor_classes
+from infogan.data.dsprites import SHAPE_NAMES, render_dsprites, sample_factor_classes
 from infogan.inference.generate import generate, resolve_latent
 from infogan.latent.spec import Categorical
 from infogan.metrics.shape_net import load_shape_net
 from infogan.models import build_model
-from infogan.metrics.shape_score import score_probabilities
+from infogan.metrics.shape_score import CONFIDENCE_THRESHOLD, score_probabilities
 from infogan.snapshot import load, resolve_snapshot, snapshot_step
 
 
@@ -52,6 +54,29 @@ def describe(images: torch.Tensor, net) -> dict:
             "grey_pixels": float(((images > 0.1) & (images < 0.9)).float().sum(dim=(1, 2, 3)).mean()),
             "score": as_is["score"], "confident_share": as_is["confident_share"], "counts": as_is["counts"],
             "score_binarised": binary["score"]}
+
+
+def by_size(fake: torch.Tensor, real: torch.Tensor, net) -> dict:
+    """Where the unconfident samples are: the confident share of G's samples and of the renders in four bins of
+    lit pixels (> 0.5) cut at the renders' quartiles, and which two shapes the unconfident samples hover between
+    (the classifier's two likeliest)."""
+    probs = {"generated": net.probabilities(fake).numpy(), "real": net.probabilities(real).numpy()}
+    lit = {k: (v > 0.5).flatten(1).sum(1).numpy() for k, v in (("generated", fake), ("real", real))}
+    edges = np.quantile(lit["real"], [0.25, 0.5, 0.75])  # 3 cuts -> 4 bins; G's outliers fall in the end bins
+    bins = []
+    for i in range(4):
+        row = {"lit_from": None if i == 0 else float(edges[i - 1]), "lit_below": None if i == 3 else float(edges[i])}
+        for name in ("generated", "real"):
+            inside = np.digitize(lit[name], edges) == i
+            conf = probs[name][inside].max(axis=1) >= CONFIDENCE_THRESHOLD
+            row[name] = {"images": int(inside.sum()), "confident_share": float(conf.mean()) if inside.any() else None}
+        bins.append(row)
+    unsure = probs["generated"].max(axis=1) < CONFIDENCE_THRESHOLD
+    pairs: dict[str, int] = {}
+    for top2 in np.sort(np.argsort(probs["generated"][unsure], axis=1)[:, -2:], axis=1):
+        key = "-".join(SHAPE_NAMES[j] for j in top2)
+        pairs[key] = pairs.get(key, 0) + 1
+    return {"bins": bins, "unconfident": int(unsure.sum()), "unconfident_between": pairs}
 
 
 def per_category(model, net, n: int, seed: int) -> list[dict]:
@@ -144,6 +169,7 @@ def main() -> None:
     blurred = F.conv2d(real, (kernel[:, None] * kernel[None, :])[None, None], padding=1)
     result = {"snapshot": str(path), "step": snapshot_step(path), "samples": args.samples, "seed": args.seed,
               "generated": describe(fake, net), "real": describe(real, net), "real_blurred": describe(blurred, net),
+              "by_size": by_size(fake, real, net),
               "saturation": saturation(model, min(args.samples, 1000), args.seed),
               "per_category": per_category(model, net, min(args.samples, 2000), args.seed),
               "own_discriminator": own_discriminator(model, real, classes, fake),
@@ -159,6 +185,12 @@ def main() -> None:
         r = result[name]
         print(f"{name:13s} lit {r['lit_pixels']:6.1f}  grey {r['grey_pixels']:5.1f}  score {r['score']:.3f} "
               f"(binarised {r['score_binarised']:.3f})  confident {r['confident_share']:.1%}  {r['counts']}")
+    for b in result["by_size"]["bins"]:
+        g, r = b["generated"], b["real"]
+        print(f"lit pixels [{b['lit_from']}, {b['lit_below']}): samples {g['images']} confident "
+              f"{g['confident_share'] if g['confident_share'] is None else round(g['confident_share'], 3)}, "
+              f"renders {r['images']} confident {r['confident_share'] if r['confident_share'] is None else round(r['confident_share'], 3)}")
+    print(f"unconfident samples between: {result['by_size']['unconfident_between']}")
     for r in result["per_category"]:
         print(f"{r['code']} = {r['category']}: score {r['score']:.3f}  confident {r['confident_share']:.1%}  {r['counts']}")
     own = result["own_discriminator"]

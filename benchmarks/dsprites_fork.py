@@ -2,7 +2,7 @@
 G's weights, draw better shapes than the run itself?
 
     python benchmarks/dsprites_fork.py RUN [--steps 6000] [--eval-every 1000] [--samples 2000]
-        [--lr-scale 1.0] [--ema 0.999 [0.9999 ...]] [--out FILE]
+        [--lr-scale 1.0] [--ema 0.999 [0.9999 ...]] [--snapshot FILE] [--out FILE]
 
 RUN's ``config.json`` and newest resume state are copied into a temporary folder (RUN is only read), and a
 trainer is built from the copy: the same weights, optimiser moments and random streams, so that with
@@ -10,7 +10,9 @@ trainer is built from the copy: the same weights, optimiser moments and random s
 ``--lr-scale``, and for each ``--ema`` decay an exponential moving average of G's weights is kept after every
 iteration (its batch-norm statistics copied from the live G). Every ``--eval-every`` iterations, and at the
 fork, the shape score (``shape_dspritesnet`` on ``--samples`` samples, seed 0) of the live G and of each
-average. Writes JSON (default benchmarks/results/dsprites_fork-<date>.json).
+average. ``--snapshot FILE`` also writes the live networks' inference snapshot at the end (for ``infogan eval``;
+its config is RUN's, learning rates unscaled).
+Writes JSON (default benchmarks/results/dsprites_fork-<date>.json).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 
 from common import machine_info, write_result
 from infogan.metrics.shape_score import shape_score_for_model
+from infogan.snapshot import save_snapshot
 from infogan.training import Trainer
 from infogan.training.rundir import read_run_config
 from infogan.training.session import load_training_data
@@ -70,10 +73,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--lr-scale", type=float, default=1.0, help="multiply both learning rates by this")
     parser.add_argument("--ema", type=float, nargs="*", default=[0.999], help="decays of G's weight averages")
+    parser.add_argument("--snapshot", type=Path, default=None, help="write the fork's last snapshot here")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if not 0 < args.lr_scale or not all(0 < d < 1 for d in args.ema):
         raise SystemExit("--lr-scale must be positive and every --ema decay in (0, 1)")
+    if args.snapshot is not None and args.snapshot.exists():
+        raise SystemExit(f"{args.snapshot} exists; give a new file for --snapshot (nothing is overwritten)")
     with tempfile.TemporaryDirectory(prefix="infogan-fork-") as tmp:
         trainer = fork_trainer(args.run, Path(tmp))
         for opt in (trainer.opt_d, trainer.opt_g):
@@ -97,8 +103,11 @@ def main() -> None:
             if done % args.eval_every == 0 or done == args.steps:
                 record(done)
         seconds = time.perf_counter() - t0
+        if args.snapshot is not None:
+            save_snapshot(trainer.model, args.snapshot, config=trainer.config, step=trainer.step)
     result = {"run": str(args.run), "fork_step": start, "steps": args.steps, "lr_scale": args.lr_scale,
-              "ema": args.ema, "samples": args.samples, "seconds": round(seconds, 1), "curve": rows,
+              "ema": args.ema, "snapshot": None if args.snapshot is None else str(args.snapshot),
+              "samples": args.samples, "seconds": round(seconds, 1), "curve": rows,
               "machine": machine_info(torch.device("cpu"))}
     print(write_result("dsprites_fork", result, args.out))
 

@@ -65,6 +65,47 @@ def update_averages(live: torch.nn.Module, averages: dict[float, torch.nn.Module
                 b.copy_(buffers[name])
 
 
+def fork(run: Path, *, steps: int, eval_every: int, samples: int, lr_scale: float = 1.0,
+         ema: list[float] = (), snapshot: Path | None = None) -> dict:
+    """Fork ``run`` at its newest resume state and train ``steps`` more iterations (see the module docstring).
+
+    Returns:
+        The benchmark's result: the fork step, the settings and ``curve``, one row per evaluation.
+    """
+    if not lr_scale > 0 or not all(0 < d < 1 for d in ema):
+        raise SystemExit("--lr-scale must be positive and every --ema decay in (0, 1)")
+    if snapshot is not None and snapshot.exists():
+        raise SystemExit(f"{snapshot} exists; give a new file for --snapshot (nothing is overwritten)")
+    with tempfile.TemporaryDirectory(prefix="infogan-fork-") as tmp:
+        trainer = fork_trainer(run, Path(tmp))
+        for opt in (trainer.opt_d, trainer.opt_g):
+            for group in opt.param_groups:
+                group["lr"] *= lr_scale
+        averages = {d: copy.deepcopy(trainer.model) for d in ema}  # whole models, G's weights averaged
+        start, rows, t0 = trainer.step, [], time.perf_counter()
+
+        def record(done: int) -> None:
+            row = {"step": trainer.step, "since_fork": done, "live": shape(trainer.model, samples)}
+            row |= {f"ema_{d}": shape(m, samples) for d, m in averages.items()}
+            trainer.model.train()  # generate() left it in eval mode
+            rows.append(row)
+            print(row, flush=True)
+
+        record(0)
+        for done in range(1, steps + 1):
+            trainer.train_step()
+            trainer.step += 1
+            update_averages(trainer.model.G, {d: m.G for d, m in averages.items()})
+            if done % eval_every == 0 or done == steps:
+                record(done)
+        seconds = time.perf_counter() - t0
+        if snapshot is not None:
+            save_snapshot(trainer.model, snapshot, config=trainer.config, step=trainer.step)
+    return {"run": str(run), "fork_step": start, "steps": steps, "lr_scale": lr_scale, "ema": list(ema),
+            "snapshot": None if snapshot is None else str(snapshot), "samples": samples,
+            "seconds": round(seconds, 1), "curve": rows, "machine": machine_info(torch.device("cpu"))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a dsprites run folder with a resume state")
@@ -76,39 +117,8 @@ def main() -> None:
     parser.add_argument("--snapshot", type=Path, default=None, help="write the fork's last snapshot here")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    if not 0 < args.lr_scale or not all(0 < d < 1 for d in args.ema):
-        raise SystemExit("--lr-scale must be positive and every --ema decay in (0, 1)")
-    if args.snapshot is not None and args.snapshot.exists():
-        raise SystemExit(f"{args.snapshot} exists; give a new file for --snapshot (nothing is overwritten)")
-    with tempfile.TemporaryDirectory(prefix="infogan-fork-") as tmp:
-        trainer = fork_trainer(args.run, Path(tmp))
-        for opt in (trainer.opt_d, trainer.opt_g):
-            for group in opt.param_groups:
-                group["lr"] *= args.lr_scale
-        averages = {d: copy.deepcopy(trainer.model) for d in args.ema}  # whole models, G's weights averaged
-        start, rows, t0 = trainer.step, [], time.perf_counter()
-
-        def record(done: int) -> None:
-            row = {"step": trainer.step, "since_fork": done, "live": shape(trainer.model, args.samples)}
-            row |= {f"ema_{d}": shape(m, args.samples) for d, m in averages.items()}
-            trainer.model.train()  # generate() left it in eval mode
-            rows.append(row)
-            print(row, flush=True)
-
-        record(0)
-        for done in range(1, args.steps + 1):
-            trainer.train_step()
-            trainer.step += 1
-            update_averages(trainer.model.G, {d: m.G for d, m in averages.items()})
-            if done % args.eval_every == 0 or done == args.steps:
-                record(done)
-        seconds = time.perf_counter() - t0
-        if args.snapshot is not None:
-            save_snapshot(trainer.model, args.snapshot, config=trainer.config, step=trainer.step)
-    result = {"run": str(args.run), "fork_step": start, "steps": args.steps, "lr_scale": args.lr_scale,
-              "ema": args.ema, "snapshot": None if args.snapshot is None else str(args.snapshot),
-              "samples": args.samples, "seconds": round(seconds, 1), "curve": rows,
-              "machine": machine_info(torch.device("cpu"))}
+    result = fork(args.run, steps=args.steps, eval_every=args.eval_every, samples=args.samples,
+                  lr_scale=args.lr_scale, ema=args.ema, snapshot=args.snapshot)
     print(write_result("dsprites_fork", result, args.out))
 
 

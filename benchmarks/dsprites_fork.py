@@ -66,7 +66,7 @@ def update_averages(live: torch.nn.Module, averages: dict[float, torch.nn.Module
 
 
 def fork(run: Path, *, steps: int, eval_every: int, samples: int, lr_scale: float = 1.0,
-         ema: list[float] = (), snapshot: Path | None = None) -> dict:
+         ema: tuple[float, ...] | list[float] = (), snapshot: Path | None = None) -> dict:
     """Fork ``run`` at its newest resume state and train ``steps`` more iterations (see the module docstring).
 
     Returns:

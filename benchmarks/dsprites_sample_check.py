@@ -46,9 +46,10 @@ from infogan.metrics.shape_score import CONFIDENCE_THRESHOLD, score_probabilitie
 from infogan.snapshot import load, resolve_snapshot, snapshot_step
 
 
-def describe(images: torch.Tensor, net) -> dict:
-    """Pixel statistics and shape score of (N, 1, 64, 64) images in [0, 1], as they are and binarised."""
-    as_is = score_probabilities(net.probabilities(images).numpy())
+def describe(images: torch.Tensor, net, probs: np.ndarray | None = None) -> dict:
+    """Pixel statistics and shape score of (N, 1, 64, 64) images in [0, 1], as they are (the classifier's
+    ``probs`` (N, 3) when already computed) and binarised."""
+    as_is = score_probabilities(net.probabilities(images).numpy() if probs is None else probs)
     binary = score_probabilities(net.probabilities((images > 0.5).float()).numpy())
     return {"lit_pixels": float((images > 0.5).float().sum(dim=(1, 2, 3)).mean()),
             "grey_pixels": float(((images > 0.1) & (images < 0.9)).float().sum(dim=(1, 2, 3)).mean()),
@@ -56,11 +57,10 @@ def describe(images: torch.Tensor, net) -> dict:
             "score_binarised": binary["score"]}
 
 
-def by_size(fake: torch.Tensor, real: torch.Tensor, net) -> dict:
+def by_size(fake: torch.Tensor, real: torch.Tensor, probs: dict[str, np.ndarray]) -> dict:
     """Where the unconfident samples are: the confident share of G's samples and of the renders in four bins of
     lit pixels (> 0.5) cut at the renders' quartiles, and which two shapes the unconfident samples hover between
-    (the classifier's two likeliest)."""
-    probs = {"generated": net.probabilities(fake).numpy(), "real": net.probabilities(real).numpy()}
+    (the classifier's two likeliest). ``probs``: the shape classifier's (N, 3) outputs for "generated" and "real"."""
     lit = {k: (v > 0.5).flatten(1).sum(1).numpy() for k, v in (("generated", fake), ("real", real))}
     edges = np.quantile(lit["real"], [0.25, 0.5, 0.75])  # 3 cuts -> 4 bins; G's outliers fall in the end bins
     bins = []
@@ -166,10 +166,11 @@ def main() -> None:
     classes = sample_factor_classes(np.random.default_rng(args.seed), args.samples)
     real = torch.from_numpy(render_dsprites(classes)).unsqueeze(1).float()  # (N, 1, 64, 64) in {0, 1}
     kernel = torch.tensor([0.25, 0.5, 0.25])
+    probs = {"generated": net.probabilities(fake).numpy(), "real": net.probabilities(real).numpy()}  # (N, 3) each
     blurred = F.conv2d(real, (kernel[:, None] * kernel[None, :])[None, None], padding=1)
     result = {"snapshot": str(path), "step": snapshot_step(path), "samples": args.samples, "seed": args.seed,
-              "generated": describe(fake, net), "real": describe(real, net), "real_blurred": describe(blurred, net),
-              "by_size": by_size(fake, real, net),
+              "generated": describe(fake, net, probs["generated"]), "real": describe(real, net, probs["real"]),
+              "real_blurred": describe(blurred, net), "by_size": by_size(fake, real, probs),
               "saturation": saturation(model, min(args.samples, 1000), args.seed),
               "per_category": per_category(model, net, min(args.samples, 2000), args.seed),
               "own_discriminator": own_discriminator(model, real, classes, fake),
@@ -186,10 +187,10 @@ def main() -> None:
         print(f"{name:13s} lit {r['lit_pixels']:6.1f}  grey {r['grey_pixels']:5.1f}  score {r['score']:.3f} "
               f"(binarised {r['score_binarised']:.3f})  confident {r['confident_share']:.1%}  {r['counts']}")
     for b in result["by_size"]["bins"]:
-        g, r = b["generated"], b["real"]
-        print(f"lit pixels [{b['lit_from']}, {b['lit_below']}): samples {g['images']} confident "
-              f"{g['confident_share'] if g['confident_share'] is None else round(g['confident_share'], 3)}, "
-              f"renders {r['images']} confident {r['confident_share'] if r['confident_share'] is None else round(r['confident_share'], 3)}")
+        g, r = (None if v["confident_share"] is None else round(v["confident_share"], 3)
+                for v in (b["generated"], b["real"]))
+        print(f"lit pixels [{b['lit_from']}, {b['lit_below']}): samples {b['generated']['images']} confident {g}, "
+              f"renders {b['real']['images']} confident {r}")
     print(f"unconfident samples between: {result['by_size']['unconfident_between']}")
     for r in result["per_category"]:
         print(f"{r['code']} = {r['category']}: score {r['score']:.3f}  confident {r['confident_share']:.1%}  {r['counts']}")

@@ -128,6 +128,44 @@ def test_curve_band_and_figure1_numbers():
     assert analysis.summary([0.5])["sd"] is None
 
 
+def test_metric_curves_band_each_metric_recorded_at_two_steps():
+    def rec(step, **kw):
+        return {"metric": "m", "step": step, "seconds": 1.0, **kw}
+
+    runs = [{"shape_n2000": [rec(2, score=0.2), rec(4, score=0.4), rec(4, score=0.5), rec(6, score=0.6)],
+             "fid_n200": [rec(2, fid=9.0, floor=0.1), rec(4, fid=7.0, floor=0.1)],
+             "info_bound_n200": [rec(2, c1=-0.3), rec(4, c1=-0.2)],  # one number per code: no curve
+             "factorvae_10k": [rec(6, score=0.7)]},  # one step: no curve
+            {"shape_n2000": [rec(2, score=0.0), rec(4, score=0.1)]}]
+    curves = analysis.metric_curves(runs)
+    assert sorted(curves) == ["fid_n200: fid", "shape_n2000: score"]
+    shape = curves["shape_n2000: score"]  # the steps both runs share; the last record of a step counts
+    assert shape["steps"] == [2, 4] and shape["mean"] == pytest.approx([0.1, 0.3]) and shape["n"] == 2
+    assert shape["max"] == pytest.approx([0.2, 0.5])
+    assert curves["fid_n200: fid"]["n"] == 1 and curves["fid_n200: fid"]["mean"] == [9.0, 7.0]
+    assert analysis.metric_curves([{"shape_n2000": [rec(2, score=0.2)]}, {"shape_n2000": [rec(4, score=0.1)]}]) == {}
+
+
+def test_training_curves_draw_the_metric_files(tmp_path, tiny_config):
+    from infogan.reproduce.report import sections
+    from infogan.reproduce.report.runs import RunRecord
+    from infogan.storage import append_jsonl
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    for step, score in ((2, 0.1), (4, 0.3)):
+        append_jsonl(folder / "metric-shape_dspritesnet_n2000.jsonl", {"metric": "shape", "step": step, "score": score})
+    stats = [{"step": s, "gan_d": 1.3, "gan_g": 0.7, "d_real": 0.5, "d_fake": 0.5} for s in (2, 4)]
+    out = tmp_path / "report"
+    section = sections.training_curves([sections.RunResult(RunRecord(folder, tiny_config, stats))], out)
+    images = [b for b in section.blocks if getattr(b, "path", "").endswith("metric_curves.png")]
+    assert len(images) == 1 and "protocol" in images[0].caption
+    assert (out / images[0].path).read_bytes().startswith(b"\x89PNG")
+    (folder / "metric-shape_dspritesnet_n2000.jsonl").unlink()  # no metric curve: no panel
+    section = sections.training_curves([sections.RunResult(RunRecord(folder, tiny_config, stats))], tmp_path / "r2")
+    assert not any(getattr(b, "path", "").endswith("metric_curves.png") for b in section.blocks)
+
+
 def test_merged_and_split_digits():
     conf = np.diag([100] * 10)  # rows: categories, columns: digits, 100 test images per digit
     conf[3, 3] = 0  # digit 3 absent, category 3 never predicted

@@ -1,5 +1,5 @@
 """The report's numbers, as pure functions over plain data (stats lines, metric records): curve bands over
-seeds, accuracy summaries, merged and split digits, and verdicts on the paper's claims about c2 and c3."""
+seeds, metric curves, accuracy summaries, merged and split digits, and verdicts on the paper's claims about c2 and c3."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ PAPER_ACCURACY = 0.95  # Sec. 5.1: "5% error" of c1 as a classifier on MNIST
 # Figure 2 of the paper: (code, our attribute, the paper's word); "width" is read both ways
 PAPER_CLAIMS = (("c2", "slant", "rotation"), ("c3", "width", "width"),
                 ("c3", "thickness", "width, read as stroke thickness"))
+# the one number of each metric's records, in this order of preference (disentanglement scores, code accuracy,
+# FID, KID, purity, precision)
+HEADLINE_KEYS = ("score", "accuracy", "fid", "kid", "purity", "precision")
 
 
 def curve_band(runs: Sequence[Sequence[dict]], key: str, *, horizon: int | None = None) -> dict:
@@ -35,6 +38,33 @@ def curve_band(runs: Sequence[Sequence[dict]], key: str, *, horizon: int | None 
     sd = values.std(axis=0, ddof=1) if len(tables) > 1 else np.zeros(len(common))
     return {"steps": common, "mean": values.mean(axis=0).tolist() if common else [], "sd": sd.tolist(),
             "min": values.min(axis=0).tolist() if common else [], "max": values.max(axis=0).tolist() if common else []}
+
+
+def headline(records: Sequence[dict]) -> str | None:
+    """The key of a metric's one number in its records (:data:`HEADLINE_KEYS`), None where it has none (the
+    information bound, one number per code)."""
+    return next((k for k in HEADLINE_KEYS if records and isinstance(records[0].get(k), (int, float))), None)
+
+
+def metric_curves(runs: Sequence[dict[str, list[dict]]]) -> dict[str, dict]:
+    """Bands over runs of every metric that at least one run recorded at two steps or more.
+
+    Args:
+        runs: one {protocol: metric records} per run (:meth:`~.runs.RunRecord.metric_records`).
+    Returns:
+        {"<protocol>: <headline key>": :func:`curve_band` of the runs that have the protocol, plus "n"}; a
+        protocol whose runs share fewer than two steps is left out.
+    """
+    curves = {}
+    for protocol in sorted({p for run in runs for p in run}):
+        tables = [run[protocol] for run in runs if run.get(protocol)]
+        key = headline(tables[0])
+        if key is None or max(len({r.get("step") for r in t}) for t in tables) < 2:
+            continue
+        band = curve_band([[r for r in t if r.get("step") is not None] for t in tables], key)
+        if len(band["steps"]) >= 2:
+            curves[f"{protocol}: {key}"] = {**band, "n": len(tables)}
+    return curves
 
 
 def figure1_numbers(infogan: dict, baseline: dict | None, ceiling: float) -> dict:

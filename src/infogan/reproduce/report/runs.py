@@ -62,6 +62,11 @@ class RunRecord:
         """Training time (seconds, evaluation excluded) at the last tick."""
         return self.stats[-1].get("time_s") if self.stats else None
 
+    def metric_records(self) -> dict[str, list[dict]]:
+        """Every record of the run's metric files, {protocol: records in file order} (the curves of
+        ``--eval-every`` and the evaluations of its snapshots alike)."""
+        return {path.stem[len("metric-"):]: read_jsonl(path) for path in sorted(self.path.glob("metric-*.jsonl"))}
+
 
 def find_runs(paths: Sequence[str | os.PathLike]) -> list[RunRecord]:
     """Read run folders; a folder without config.json that holds run folders (a reproduction) is expanded.

@@ -237,7 +237,7 @@ def samples(results: list[RunResult]) -> Section:
 
 
 def training_curves(results: list[RunResult], out: Path) -> Section:
-    """GAN losses, D outputs and L_I of every code over the whole runs."""
+    """GAN losses, D outputs, L_I of every code and the metric curves over the whole runs."""
     section = Section("Training curves")
     groups = {label: [r.run for r in results if r.run.label == label] for label in ("InfoGAN", "GAN baseline")}
     groups = {k: v for k, v in groups.items() if v and any(run.stats for run in v)}
@@ -257,6 +257,16 @@ def training_curves(results: list[RunResult], out: Path) -> Section:
         path = figures.loss_curves(bands, out / "figures" / "info_all_codes.png", keys=info_keys)
         section.blocks.append(Image(path.relative_to(out).as_posix(),
                                     "L_I of every code over the whole runs (training batches, per tick)."))
+    curves = {label: analysis.metric_curves([run.metric_records() for run in runs]) for label, runs in groups.items()}
+    if keys := sorted({k for per_key in curves.values() for k in per_key}):
+        empty = {"steps": [], "mean": [], "min": [], "max": [], "n": 0}
+        bands = {label: {k: per_key.get(k, empty) for k in keys} for label, per_key in curves.items()}
+        path = figures.loss_curves(bands, out / "figures" / "metric_curves.png", keys=keys)
+        section.blocks.append(Image(path.relative_to(out).as_posix(),
+                                    "Every metric recorded at two steps or more, from the runs' metric files (the "
+                                    "evaluations during training, --eval-every, and those of their snapshots); each "
+                                    "panel names the protocol and the number drawn; mean over seeds with the "
+                                    "min-max range shaded."))
     return section
 
 

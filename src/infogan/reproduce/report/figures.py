@@ -29,6 +29,18 @@ def _save(fig, path: str | os.PathLike) -> Path:
     return path
 
 
+def _iteration_axis(ax) -> None:
+    """x axis of iterations: at most six ticks, written 2.5k, 20k, 1.5M so that long runs stay readable."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    def short(x: float, _pos) -> str:
+        return f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if abs(x) >= 1e3 else f"{x:g}"
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(short))
+    ax.set_xlabel("iteration")
+
+
 def _band(ax, band: dict, label: str, colour: str | None) -> None:
     """Mean line and a shaded min-max range over seeds."""
     steps = np.asarray(band["steps"])
@@ -53,7 +65,7 @@ def info_curves(bands: dict[str, dict], path, *, ceiling: float, code: str, ceil
         if band["steps"]:
             _band(ax, band, label, COLOURS.get(label))
     ax.axhline(ceiling, color="black", linestyle="--", linewidth=1, label=ceiling_label)
-    ax.set_xlabel("iteration")
+    _iteration_axis(ax)
     ax.set_ylabel(f"L_I({code}) (nats)")
     ax.set_ylim(bottom=min(0.0, *(min(b["min"]) for b in bands.values() if b["steps"])), top=ceiling * 1.08)
     ax.grid(alpha=0.3)
@@ -69,7 +81,7 @@ def loss_curves(bands: dict[str, dict[str, dict]], path, *, keys: Sequence[str])
             if per_key[key]["steps"]:
                 _band(ax, per_key[key], label, COLOURS.get(label))
         ax.set_title(key)
-        ax.set_xlabel("iteration")
+        _iteration_axis(ax)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
     return _save(fig, path)

@@ -40,10 +40,10 @@ def curve_band(runs: Sequence[Sequence[dict]], key: str, *, horizon: int | None 
             "min": values.min(axis=0).tolist() if common else [], "max": values.max(axis=0).tolist() if common else []}
 
 
-def headline(records: Sequence[dict]) -> str | None:
-    """The key of a metric's one number in its records (:data:`HEADLINE_KEYS`), None where it has none (the
-    information bound, one number per code)."""
-    return next((k for k in HEADLINE_KEYS if records and isinstance(records[0].get(k), (int, float))), None)
+def headline(record: dict) -> str | None:
+    """The key of a metric record's one number (:data:`HEADLINE_KEYS`), None where it has none (the information
+    bound, one number per code)."""
+    return next((k for k in HEADLINE_KEYS if isinstance(record.get(k), (int, float))), None)
 
 
 def metric_curves(runs: Sequence[dict[str, list[dict]]]) -> dict[str, dict]:
@@ -58,8 +58,7 @@ def metric_curves(runs: Sequence[dict[str, list[dict]]]) -> dict[str, dict]:
     curves = {}
     for protocol in sorted({p for run in runs for p in run}):
         tables = [run[protocol] for run in runs if run.get(protocol)]
-        key = headline(tables[0])
-        if key is None or max(len({r.get("step") for r in t}) for t in tables) < 2:
+        if (key := headline(tables[0][0])) is None:
             continue
         band = curve_band([[r for r in t if r.get("step") is not None] for t in tables], key)
         if len(band["steps"]) >= 2:
